@@ -1,0 +1,428 @@
+"""The knowledge graph: one API over any store.
+
+How facts are kept (any SPARQL 1.1 store can hold it):
+
+* the **default graph** holds every asserted fact once, with entity labels, aliases and types: plain
+  SPARQL over it sees the knowledge graph;
+* each **document** (an imported file or a text) has a **named graph** ``<https://kgqa.dev/doc/ID>``
+  holding a copy of the triples it supports plus, for facts read from text, one ``kgqa:Statement``
+  record per fact (``rdf:subject/predicate/object``, ``kgqa:sentence``, ``kgqa:start``, ``kgqa:end``,
+  ``kgqa:extractor``, ``kgqa:confidence``). Deleting a document drops its graph and removes from the
+  default graph only the triples no other document supports;
+* ``<https://kgqa.dev/graph/meta>`` holds one ``kgqa:Document`` record per document (content hash,
+  path, extractor, time, fact count); ``.../graph/inferred`` holds rule conclusions and
+  ``.../graph/predicted`` link predictions, never mixed with asserted facts.
+
+>>> from rdflib import Literal
+>>> from kg.facts import Fact, Source
+>>> from kg.namespaces import entity_iri, relation_iri
+>>> with KnowledgeGraph.open("memory") as kg:
+...     _ = kg.add_document("bio.txt", [Fact(entity_iri("Ada"), relation_iri("born_in"), entity_iri("London"),
+...                                     Source("bio.txt", "Ada was born in London.", 0, 23, "demo"), 0.9)])
+...     len(kg), [s.sentence for s, c in kg.sources(entity_iri("Ada"), relation_iri("born_in"), entity_iri("London"))]
+(1, ['Ada was born in London.'])
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pyoxigraph as ox
+from rdflib import Literal, URIRef
+
+from kg import io as kgio
+from kg.errors import DocumentNotFoundError, KGQAError
+from kg.facts import Document, Entity, Fact, Relation, Source
+from kg.namespaces import (
+    DOC, INFERRED_GRAPH, KGQA, META_GRAPH, OWL, PREDICTED_GRAPH, RDF, RDFS, SKOS, STMT, XSD,
+    document_iri,
+)
+from kg.results import QueryResult
+from kg.stores import Store, resolve_store
+from kg.terms import sparql_term, to_ox, to_rdflib
+
+_DEFAULT = ox.DefaultGraph()
+_N = ox.NamedNode
+
+
+def _node(term) -> ox.NamedNode:
+    return _N(str(term))
+
+
+@dataclass
+class ImportReport:
+    """What :meth:`KnowledgeGraph.import_file` did."""
+
+    document: str
+    path: str
+    format: str
+    triples: int
+    seconds: float
+    replaced: bool = False
+
+
+ProgressCallback = Callable[[str, int, int | None], None]
+
+
+class KnowledgeGraph:
+    """A knowledge graph over a store; see the module docstring for how facts are kept.
+
+    Open with :meth:`open`; use as a context manager to close the store when done.
+    """
+
+    def __init__(self, store: Store, *, default_timeout: float | None = None):
+        self.store = store
+        self.default_timeout = default_timeout
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, location: str | os.PathLike | Store = "memory", *, create: bool = True,
+             update_url: str | None = None, read_only: bool = False,
+             timeout: float | None = None) -> "KnowledgeGraph":
+        """Open a store by name (``"memory"``), folder path or SPARQL endpoint URL.
+
+        ``create=False`` raises :class:`~kg.errors.StoreNotFoundError` for a missing folder.
+        """
+        return cls(resolve_store(location, create=create, update_url=update_url, read_only=read_only),
+                   default_timeout=timeout)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def location(self) -> str:
+        return self.store.location
+
+    # ------------------------------------------------------------------ SPARQL
+    def query(self, sparql: str, *, timeout: float | None = None, max_rows: int | None = None) -> QueryResult:
+        """Run a SPARQL query; rows come lazily as :class:`kg.results.Row` (``.asdict()``)."""
+        started = time.monotonic()
+        raw = self.store.query(sparql, timeout=timeout)
+        return QueryResult(raw, timeout=timeout if timeout is not None else self.default_timeout,
+                           max_rows=max_rows, started=started)
+
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL 1.1 update."""
+        self.store.update(sparql)
+
+    def __len__(self) -> int:
+        """Number of asserted facts (triples in the default graph, labels and types included)."""
+        return self.store.triple_count()
+
+    # ------------------------------------------------------------------ writing facts
+    def add_document(self, doc_id: str, facts: Iterable[Fact] = (), *, entities: Iterable[Entity] = (),
+                     relations: Iterable[Relation] = (), content_hash: str | None = None,
+                     source_path: str | None = None, extractor: str | None = None,
+                     text: str | None = None, replace: bool = True) -> Document:
+        """Write one document's facts, entities and relations in one transaction.
+
+        A document already in the store is replaced (its old facts removed first) unless
+        ``replace=False``, in which case :class:`KGQAError` is raised.
+        """
+        doc = document_iri(doc_id)
+        exists = self.has_document(doc_id)
+        if exists and not replace:
+            raise KGQAError(f"document {doc_id!r} is already in the store", code="E-DOC-EXISTS")
+        g = _node(doc)
+        triples: list[tuple] = []
+        records: list[tuple] = []
+        facts = list(facts)
+        for ent in entities:
+            triples.extend(_entity_triples(ent))
+        for rel in relations:
+            triples.extend(_relation_triples(rel))
+        for f in facts:
+            s, p, o = to_ox(f.subject), to_ox(f.predicate), to_ox(f.object)
+            triples.append((s, p, o))
+            records.extend(_statement_triples(doc, f))
+        quads = [ox.Quad(s, p, o, _DEFAULT) for s, p, o in triples]
+        quads += [ox.Quad(s, p, o, g) for s, p, o in triples]
+        quads += [ox.Quad(s, p, o, g) for s, p, o in records]
+        record = Document(doc_id, doc, content_hash, source_path, extractor, len(facts),
+                          datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        quads += _document_quads(record, text)
+        if exists:
+            self.delete_document(doc_id)
+        self.store.extend(quads)
+        return record
+
+    def add_facts(self, facts: Iterable[Fact], *, doc_id: str = "facts", **kw) -> Document:
+        """Shorthand for :meth:`add_document` with facts only."""
+        return self.add_document(doc_id, facts, **kw)
+
+    # ------------------------------------------------------------------ documents
+    def has_document(self, doc_id: str, content_hash: str | None = None) -> bool:
+        """Whether ``doc_id`` is in the store (with this content hash, when given)."""
+        doc = sparql_term(document_iri(doc_id))
+        if content_hash is None:
+            q = f"ASK {{ GRAPH {sparql_term(META_GRAPH)} {{ {doc} a {sparql_term(KGQA.Document)} }} }}"
+        else:
+            q = (f"ASK {{ GRAPH {sparql_term(META_GRAPH)} {{ {doc} {sparql_term(KGQA.contentHash)} "
+                 f"{sparql_term(Literal(content_hash))} }} }}")
+        return bool(self.query(q))
+
+    def documents(self) -> list[Document]:
+        """All document records, sorted by id."""
+        q = f"""SELECT ?d ?hash ?path ?ex ?n ?at WHERE {{ GRAPH {sparql_term(META_GRAPH)} {{
+              ?d a {sparql_term(KGQA.Document)} .
+              OPTIONAL {{ ?d {sparql_term(KGQA.contentHash)} ?hash }}
+              OPTIONAL {{ ?d {sparql_term(KGQA.sourcePath)} ?path }}
+              OPTIONAL {{ ?d {sparql_term(KGQA.extractor)} ?ex }}
+              OPTIONAL {{ ?d {sparql_term(KGQA.factCount)} ?n }}
+              OPTIONAL {{ ?d {sparql_term(KGQA.addedAt)} ?at }} }} }}"""
+        out = []
+        for r in self.query(q):
+            iri = r["d"]
+            doc_id = _doc_id(iri)
+            out.append(Document(doc_id, iri, _s(r["hash"]), _s(r["path"]), _s(r["ex"]),
+                                int(r["n"].toPython()) if r["n"] is not None else 0, _s(r["at"])))
+        return sorted(out, key=lambda d: d.id)
+
+    def delete_document(self, doc_id: str) -> int:
+        """Remove a document: its graph, its record, and the facts no other document supports.
+
+        Returns how many asserted triples left the default graph.
+        """
+        if not self.has_document(doc_id):
+            raise DocumentNotFoundError(
+                f"no document {doc_id!r} in the store; `kgqa stats` lists the documents"
+            )
+        doc = sparql_term(document_iri(doc_id))
+        before = len(self)
+        self.update(f"""
+            DELETE {{ ?s ?p ?o }} WHERE {{
+              GRAPH {doc} {{ ?s ?p ?o }}
+              FILTER NOT EXISTS {{
+                GRAPH ?g {{ ?s ?p ?o }}
+                FILTER(?g != {doc} && STRSTARTS(STR(?g), {sparql_term(Literal(str(DOC)))}))
+              }}
+            }} ;
+            DROP SILENT GRAPH {doc} ;
+            DELETE WHERE {{ GRAPH {sparql_term(META_GRAPH)} {{ {doc} ?p ?o }} }}""")
+        return before - len(self)
+
+    # ------------------------------------------------------------------ provenance
+    def sources(self, subject, predicate, obj) -> list[tuple[Source, float]]:
+        """Every (source, confidence) that supports a fact: statement records first, then whole documents."""
+        s, p, o = sparql_term(subject), sparql_term(predicate), sparql_term(obj)
+        q = f"""SELECT ?g ?sentence ?start ?end ?extractor ?conf WHERE {{
+              {{ GRAPH ?g {{ ?st a {sparql_term(KGQA.Statement)} ; {sparql_term(RDF.subject)} {s} ;
+                     {sparql_term(RDF.predicate)} {p} ; {sparql_term(RDF.object)} {o} .
+                  OPTIONAL {{ ?st {sparql_term(KGQA.sentence)} ?sentence }}
+                  OPTIONAL {{ ?st {sparql_term(KGQA.start)} ?start }}
+                  OPTIONAL {{ ?st {sparql_term(KGQA.end)} ?end }}
+                  OPTIONAL {{ ?st {sparql_term(KGQA.extractor)} ?extractor }}
+                  OPTIONAL {{ ?st {sparql_term(KGQA.confidence)} ?conf }} }} }}
+              UNION
+              {{ GRAPH ?g {{ {s} {p} {o} }}
+                 FILTER NOT EXISTS {{ GRAPH ?g {{ ?st2 {sparql_term(RDF.subject)} {s} ;
+                     {sparql_term(RDF.predicate)} {p} ; {sparql_term(RDF.object)} {o} }} }}
+                 OPTIONAL {{ GRAPH {sparql_term(META_GRAPH)} {{ ?g {sparql_term(KGQA.extractor)} ?extractor }} }} }}
+              FILTER(STRSTARTS(STR(?g), {sparql_term(Literal(str(DOC)))}))
+            }}"""
+        out = []
+        for r in self.query(q):
+            src = Source(_doc_id(r["g"]), _s(r["sentence"]), _i(r["start"]), _i(r["end"]),
+                         _s(r["extractor"]) or "import")
+            conf = float(r["conf"].toPython()) if r["conf"] is not None else 1.0
+            out.append((src, conf))
+        out.sort(key=lambda sc: (-sc[1], sc[0].document, sc[0].start or 0))
+        return out
+
+    def confidence(self, subject, predicate, obj) -> float:
+        """A fact's confidence: the noisy-or of its sources' confidences (0.0 when it is not asserted)."""
+        miss = 1.0
+        found = False
+        for _, c in self.sources(subject, predicate, obj):
+            found = True
+            miss *= 1.0 - c
+        return round(1.0 - miss, 6) if found else 0.0
+
+    # ------------------------------------------------------------------ import / export
+    def import_file(self, path: str | os.PathLike, format: str | None = None, *, doc_id: str | None = None,
+                    progress: ProgressCallback | None = None) -> ImportReport:
+        """Import an RDF or delimited file as one document, all or nothing.
+
+        The whole file is parsed before anything is written, so a malformed file raises
+        :class:`~kg.errors.ParseError` naming the line and leaves the store unchanged. Triples in the
+        default graph (or, for N-Quads/TriG, in the file's default graph) become asserted facts of the
+        document ``doc_id`` (default: the file name); quads in the file's named graphs are restored
+        into those graphs as they are. Re-importing the same ``doc_id`` replaces it.
+        """
+        started = time.monotonic()
+        fmt = kgio.normalise_format(format, path)
+        if progress:
+            progress("parse", 0, None)
+        quads = kgio.read_file(path, fmt)
+        if progress:
+            progress("parse", len(quads), len(quads))
+        doc_id = doc_id or Path(path).name
+        doc = _node(document_iri(doc_id))
+        replaced = self.has_document(doc_id)
+        asserted = [q for q in quads if isinstance(q.graph_name, ox.DefaultGraph)]
+        kept = [q for q in quads if not isinstance(q.graph_name, ox.DefaultGraph)]
+        writes = asserted + [ox.Quad(q.subject, q.predicate, q.object, doc) for q in asserted] + kept
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        record = Document(doc_id, document_iri(doc_id), h.hexdigest(), str(Path(path).resolve()),
+                          f"import:{fmt}", len(asserted), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        writes += _document_quads(record, None)
+        if replaced:
+            self.delete_document(doc_id)
+        if progress:
+            progress("write", 0, len(writes))
+        self.store.extend(writes)
+        self.store.flush()
+        if progress:
+            progress("write", len(writes), len(writes))
+        return ImportReport(doc_id, str(path), fmt, len(asserted), time.monotonic() - started, replaced)
+
+    def export(self, path: str | os.PathLike, format: str | None = None) -> int:
+        """Write the graph to a file. Triple formats and GraphML hold the asserted facts; N-Quads and
+        TriG hold the whole dataset (documents, provenance, inferred and predicted graphs) as a backup.
+        Returns the number of triples or quads written."""
+        fmt = kgio.normalise_format(format, path, export=True)
+        if fmt == "graphml":
+            import networkx as nx
+
+            from kg.views import graphml_ready
+
+            nx.write_graphml(graphml_ready(self.to_networkx()), str(path))
+            return self.to_networkx().number_of_edges()
+        if fmt in kgio.QUAD_FORMATS:
+            quads = list(self.store.quads(None))
+        else:
+            quads = [ox.Triple(q.subject, q.predicate, q.object) for q in self.store.quads(_DEFAULT)]
+        kgio.write_quads(quads, str(path), fmt)
+        return len(quads)
+
+    def serialize(self, format: str = "ttl") -> bytes:
+        """The asserted facts as bytes in an RDF format."""
+        fmt = kgio.normalise_format(format, export=True)
+        triples = [ox.Triple(q.subject, q.predicate, q.object) for q in self.store.quads(_DEFAULT)]
+        return ox.serialize(triples, format=kgio.RDF_FORMATS[fmt])
+
+    # ------------------------------------------------------------------ views
+    def to_networkx(self, *, include_inferred: bool = False):
+        """The entity graph as a ``networkx.MultiDiGraph`` (see :func:`kg.views.to_networkx`)."""
+        from kg.views import to_networkx
+
+        return to_networkx(self, include_inferred=include_inferred)
+
+    def stats(self) -> dict:
+        """Counts a user asks for first: facts, entities, relations, documents, inferred, predicted."""
+        def count(q):
+            rows = list(self.query(q))
+            return int(rows[0]["n"].toPython()) if rows and rows[0]["n"] is not None else 0
+
+        typ = sparql_term(RDF.type)
+        return {
+            "store": f"{self.store.kind}:{self.store.location}",
+            "triples": len(self),
+            "entities": count(f"SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {{ ?e {typ} {sparql_term(KGQA.Entity)} }}"),
+            "relations": count(
+                f"SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE {{ ?s ?p ?o FILTER(?p NOT IN ({typ}, "
+                f"{sparql_term(RDFS.label)}, {sparql_term(SKOS.altLabel)}, {sparql_term(OWL.sameAs)})) }}"),
+            "documents": count(f"SELECT (COUNT(?d) AS ?n) WHERE {{ GRAPH {sparql_term(META_GRAPH)} "
+                               f"{{ ?d a {sparql_term(KGQA.Document)} }} }}"),
+            "statements": count(f"SELECT (COUNT(?st) AS ?n) WHERE {{ GRAPH ?g {{ ?st a {sparql_term(KGQA.Statement)} }} }}"),
+            "inferred": count(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {sparql_term(INFERRED_GRAPH)} {{ ?s ?p ?o }} }}"),
+            "predicted": count(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {sparql_term(PREDICTED_GRAPH)} {{ ?s ?p ?o }} }}"),
+        }
+
+    def label(self, iri) -> str:
+        """The rdfs:label of an IRI, or its last path segment."""
+        rows = list(self.query(f"SELECT ?l WHERE {{ {sparql_term(iri)} {sparql_term(RDFS.label)} ?l }} LIMIT 1"))
+        if rows:
+            return str(rows[0]["l"])
+        from urllib.parse import unquote
+
+        return unquote(str(iri).rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]).replace("_", " ")
+
+
+# ---------------------------------------------------------------------- helpers
+def _s(term) -> str | None:
+    return None if term is None else str(term)
+
+
+def _i(term) -> int | None:
+    return None if term is None else int(term.toPython())
+
+
+def _doc_id(iri) -> str:
+    from urllib.parse import unquote
+
+    return unquote(str(iri)[len(str(DOC)):])
+
+
+def _entity_triples(ent: Entity):
+    s = to_ox(ent.iri)
+    yield s, _node(RDF.type), _node(KGQA.Entity)
+    yield s, _node(RDFS.label), ox.Literal(ent.label)
+    for a in ent.aliases:
+        if a != ent.label:
+            yield s, _node(SKOS.altLabel), ox.Literal(a)
+    for t in ent.types:
+        yield s, _node(RDF.type), to_ox(t)
+    for same in ent.same_as:
+        yield s, _node(OWL.sameAs), to_ox(same)
+    if ent.description:
+        yield s, _node(RDFS.comment), ox.Literal(ent.description)
+
+
+def _relation_triples(rel: Relation):
+    s = to_ox(rel.iri)
+    yield s, _node(RDF.type), _node(KGQA.OpenRelation if rel.open else KGQA.Relation)
+    yield s, _node(RDFS.label), ox.Literal(rel.label)
+    for a in rel.aliases:
+        yield s, _node(SKOS.altLabel), ox.Literal(a)
+
+
+def statement_iri(doc: URIRef, fact: Fact) -> URIRef:
+    """A stable IRI for the record of one fact read from one place in one document."""
+    src = fact.source or Source("")
+    key = "\x1f".join(map(str, (doc, *fact.triple, src.start, src.end)))
+    return STMT[hashlib.sha1(key.encode()).hexdigest()]
+
+
+def _statement_triples(doc: URIRef, fact: Fact):
+    st = _node(statement_iri(doc, fact))
+    yield st, _node(RDF.type), _node(KGQA.Statement)
+    yield st, _node(RDF.subject), to_ox(fact.subject)
+    yield st, _node(RDF.predicate), to_ox(fact.predicate)
+    yield st, _node(RDF.object), to_ox(fact.object)
+    yield st, _node(KGQA.document), _node(doc)
+    yield st, _node(KGQA.confidence), ox.Literal(repr(float(fact.confidence)), datatype=_node(XSD.double))
+    src = fact.source
+    if src is not None:
+        yield st, _node(KGQA.extractor), ox.Literal(src.extractor)
+        if src.sentence is not None:
+            yield st, _node(KGQA.sentence), ox.Literal(src.sentence)
+        if src.start is not None:
+            yield st, _node(KGQA.start), ox.Literal(str(int(src.start)), datatype=_node(XSD.integer))
+        if src.end is not None:
+            yield st, _node(KGQA.end), ox.Literal(str(int(src.end)), datatype=_node(XSD.integer))
+
+
+def _document_quads(doc: Document, text: str | None):
+    d, g = _node(doc.iri), _node(META_GRAPH)
+    out = [ox.Quad(d, _node(RDF.type), _node(KGQA.Document), g),
+           ox.Quad(d, _node(KGQA.factCount), ox.Literal(str(doc.fact_count), datatype=_node(XSD.integer)), g)]
+    for pred, value in ((KGQA.contentHash, doc.content_hash), (KGQA.sourcePath, doc.source_path),
+                        (KGQA.extractor, doc.extractor), (KGQA.addedAt, doc.added_at), (KGQA.text, text)):
+        if value is not None:
+            out.append(ox.Quad(d, _node(pred), ox.Literal(value), g))
+    return out

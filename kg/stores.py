@@ -1,0 +1,307 @@
+"""Quad stores behind :class:`kg.KnowledgeGraph`, chosen by name or URL (rdflib's plugin habit).
+
+========================================  =============================================
+location                                  store
+========================================  =============================================
+``"memory"``                              in-memory Oxigraph (tests, scratch work)
+a folder path                             embedded on-disk Oxigraph (the default)
+``"sparql+http://host/query"``            a remote SPARQL 1.1 endpoint (query + update)
+========================================  =============================================
+
+>>> store = resolve_store("memory")
+>>> store.kind
+'memory'
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyoxigraph as ox
+
+from kg.errors import (
+    ForeignStoreError,
+    QueryError,
+    RemoteStoreError,
+    StoreError,
+    StoreLockedError,
+    StoreNotFoundError,
+)
+
+_MARKER = "kgqa-store.json"
+
+
+def compact_error(err) -> str:
+    """A parser message on one line, with Oxigraph's long list of expected tokens cut short."""
+    text = " ".join(str(err).split())
+    if " expected one of " in text:
+        head, tail = text.split(" expected one of ", 1)
+        text = head + " expected one of " + (tail[:80] + " ..." if len(tail) > 80 else tail)
+    return text
+
+
+class Store:
+    """What a store does. Terms here are pyoxigraph terms; :class:`kg.KnowledgeGraph` speaks rdflib."""
+
+    kind = "abstract"
+    location = ""
+    read_only = False
+
+    def query(self, sparql: str, *, timeout: float | None = None):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def update(self, sparql: str) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def extend(self, quads: list) -> None:  # pragma: no cover - interface
+        """Add quads in one transaction."""
+        raise NotImplementedError
+
+    def quads(self, graph=None) -> Iterator:  # pragma: no cover - interface
+        """Quads of one graph (``ox.DefaultGraph()`` or a NamedNode), or of all graphs when ``graph`` is None."""
+        raise NotImplementedError
+
+    def triple_count(self) -> int:
+        rows = list(self.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"))
+        return int(rows[0]["n"].value) if rows else 0
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+# One pyoxigraph Store per folder per process: RocksDB allows a single read-write opener,
+# so a second KnowledgeGraph on the same folder in this process shares the first one's handle.
+_OPEN: dict[str, list] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _is_lock_error(err: OSError) -> bool:
+    text = str(err).lower()
+    return "lock" in text and ("hold" in text or "resource temporarily" in text or "no locks" in text)
+
+
+class OxigraphStore(Store):
+    """Embedded Oxigraph, in memory (``path=None``) or on disk."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True,
+                 read_only: bool = False):
+        self.read_only = read_only
+        if path is None:
+            self.kind, self.location, self._key = "memory", "memory", None
+            self._store = ox.Store()
+            return
+        p = Path(path).expanduser()
+        self.kind, self.location = "oxigraph", str(p)
+        _check_folder(p, create=create)
+        self._key = str(p.resolve())
+        with _OPEN_LOCK:
+            entry = _OPEN.get(self._key)
+            if entry is not None:
+                entry[1] += 1
+                self._store = entry[0]
+                return
+            try:
+                store = ox.Store.read_only(str(p)) if read_only else ox.Store(str(p))
+            except OSError as err:
+                if _is_lock_error(err):
+                    raise StoreLockedError(str(p)) from None
+                raise StoreError(f"cannot open the store at {str(p)!r}: {err}") from None
+            marker = p / _MARKER
+            if not marker.exists() and not read_only:
+                marker.write_text('{"kgqa_store": 1}\n')
+            _OPEN[self._key] = [store, 1]
+            self._store = store
+
+    @property
+    def oxigraph(self) -> ox.Store:
+        """The underlying ``pyoxigraph.Store``."""
+        return self._store
+
+    def query(self, sparql, *, timeout=None):
+        try:
+            return self._store.query(sparql)
+        except SyntaxError as err:
+            raise QueryError(compact_error(err)) from None
+        except OSError as err:
+            raise StoreError(str(err)) from None
+
+    def update(self, sparql):
+        if self.read_only:
+            from kg.errors import ReadOnlyStoreError
+
+            raise ReadOnlyStoreError("this store was opened read-only")
+        try:
+            self._store.update(sparql)
+        except SyntaxError as err:
+            raise QueryError(compact_error(err)) from None
+        except OSError as err:
+            raise StoreError(str(err)) from None
+
+    def extend(self, quads):
+        self._store.extend(quads)
+
+    def bulk_extend(self, quads):
+        self._store.bulk_extend(quads)
+
+    def quads(self, graph=None):
+        return self._store.quads_for_pattern(None, None, None, graph)
+
+    def remove_graph(self, graph):
+        if self._store.contains_named_graph(graph):
+            self._store.remove_graph(graph)
+
+    def flush(self):
+        if self.kind == "oxigraph" and not self.read_only:
+            self._store.flush()
+
+    def close(self):
+        if self._key is None:
+            return
+        with _OPEN_LOCK:
+            entry = _OPEN.get(self._key)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] <= 0:
+                if not self.read_only:
+                    try:
+                        entry[0].flush()
+                    except OSError:
+                        pass
+                del _OPEN[self._key]
+        self._key = None
+
+
+def _check_folder(p: Path, *, create: bool) -> None:
+    if p.exists() and not p.is_dir():
+        raise ForeignStoreError(f"{str(p)!r} is a file, not a kgqa store; give a folder path for --store")
+    if not p.exists():
+        if not create:
+            raise StoreNotFoundError(
+                f"no store at {str(p)!r}; create one with `kgqa import FILE --store {p}` or `kgqa build`"
+            )
+        return
+    entries = {e.name for e in p.iterdir()}
+    if entries and "CURRENT" not in entries and _MARKER not in entries:
+        raise ForeignStoreError(
+            f"{str(p)!r} is a folder that is not a kgqa store; choose an empty or new folder for --store"
+        )
+    if not entries and not create:
+        raise StoreNotFoundError(f"the store at {str(p)!r} is empty; import or build something into it first")
+
+
+class RemoteStore(Store):
+    """A SPARQL 1.1 endpoint over HTTP: queries to ``query_url``, updates to ``update_url``."""
+
+    kind = "sparql"
+
+    def __init__(self, query_url: str, update_url: str | None = None, *, timeout: float = 60.0,
+                 headers: dict | None = None):
+        import httpx
+
+        if query_url.startswith("sparql+"):
+            query_url = query_url[len("sparql+"):]
+        self.location = query_url
+        self.query_url = query_url
+        if update_url is None:
+            if query_url.rstrip("/").endswith("/query"):
+                update_url = query_url.rstrip("/")[: -len("query")] + "update"
+            else:
+                update_url = query_url
+        self.update_url = update_url
+        self._client = httpx.Client(timeout=timeout, headers=headers or {})
+
+    def _post(self, url, data, *, accept=None):
+        import httpx
+
+        headers = {"Accept": accept} if accept else {}
+        try:
+            resp = self._client.post(url, data=data, headers=headers)
+        except httpx.HTTPError as err:
+            raise RemoteStoreError(f"cannot reach the SPARQL endpoint {url}: {err}") from None
+        if resp.status_code == 400:
+            raise QueryError(resp.text.strip()[:2000])
+        if resp.status_code >= 300:
+            raise RemoteStoreError(f"the endpoint {url} answered {resp.status_code}: {resp.text.strip()[:500]}")
+        return resp
+
+    def query(self, sparql, *, timeout=None):
+        resp = self._post(
+            self.query_url, {"query": sparql},
+            accept="application/sparql-results+json, application/n-triples;q=0.9",
+        )
+        ctype = resp.headers.get("content-type", "").split(";")[0].strip()
+        if ctype in ("application/sparql-results+json", "application/json"):
+            return ox.parse_query_results(resp.content, format=ox.QueryResultsFormat.JSON)
+        if ctype in ("application/sparql-results+xml", "application/xml"):
+            return ox.parse_query_results(resp.content, format=ox.QueryResultsFormat.XML)
+        fmt = ox.RdfFormat.from_media_type(ctype) or ox.RdfFormat.N_TRIPLES
+        return _Triples(list(ox.parse(resp.content, format=fmt)))
+
+    def update(self, sparql):
+        self._post(self.update_url, {"update": sparql})
+
+    def extend(self, quads, *, chunk: int = 20000):
+        quads = list(quads)
+        for i in range(0, len(quads), chunk):
+            self.update("INSERT DATA {\n" + _quads_text(quads[i:i + chunk]) + "\n}")
+
+    bulk_extend = extend
+
+    def quads(self, graph=None):
+        if graph is None:
+            q = "SELECT ?s ?p ?o ?g WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
+        elif isinstance(graph, ox.DefaultGraph):
+            q = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
+        else:
+            q = f"SELECT ?s ?p ?o ?g WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} BIND({graph} AS ?g) }}"
+        for sol in self.query(q):
+            g = sol["g"] if "g" in q else None
+            yield ox.Quad(sol["s"], sol["p"], sol["o"], g if g is not None else ox.DefaultGraph())
+
+    def remove_graph(self, graph):
+        self.update(f"DROP SILENT GRAPH {graph}")
+
+    def close(self):
+        self._client.close()
+
+
+class _Triples(list):
+    """CONSTRUCT results fetched from a remote endpoint (quacks like ``pyoxigraph.QueryTriples``)."""
+
+
+def _quads_text(quads: Iterable) -> str:
+    default, named = [], {}
+    for q in quads:
+        line = f"{q.subject} {q.predicate} {q.object} ."
+        if isinstance(q.graph_name, ox.DefaultGraph):
+            default.append(line)
+        else:
+            named.setdefault(str(q.graph_name), []).append(line)
+    parts = ["\n".join(default)]
+    for g, lines in named.items():
+        parts.append(f"GRAPH {g} {{\n" + "\n".join(lines) + "\n}")
+    return "\n".join(parts)
+
+
+STORES = {"memory": OxigraphStore, "oxigraph": OxigraphStore, "sparql": RemoteStore}
+
+
+def resolve_store(location="memory", *, create: bool = True, update_url: str | None = None,
+                  read_only: bool = False) -> Store:
+    """A store from a name, URL, path, Store class or Store instance (PyKEEN's resolver habit)."""
+    if isinstance(location, Store):
+        return location
+    if isinstance(location, type) and issubclass(location, Store):
+        return location()
+    loc = str(location)
+    if loc in ("memory", ":memory:"):
+        return OxigraphStore(None)
+    if loc.startswith(("sparql+http://", "sparql+https://", "http://", "https://")):
+        return RemoteStore(loc, update_url)
+    return OxigraphStore(loc, create=create, read_only=read_only)
