@@ -4,7 +4,7 @@ Delimited triples (``csv``, ``tsv`` and ``pipe`` for ``head|relation|tail`` line
 from labels and relation IRIs from names, and keep the labels:
 
 >>> quads = list(read_delimited(io.StringIO("Ada Lovelace|collaborator|Charles Babbage\\n"), "pipe"))
->>> sorted({str(q.predicate) for q in quads})[:2]
+>>> sorted({q.predicate.value for q in quads})[:2]
 ['http://www.w3.org/1999/02/22-rdf-syntax-ns#type', 'http://www.w3.org/2000/01/rdf-schema#label']
 """
 from __future__ import annotations

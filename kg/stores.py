@@ -174,6 +174,12 @@ class OxigraphStore(Store):
                     except OSError:
                         pass
                 del _OPEN[self._key]
+                entry.clear()
+                # RocksDB releases its lock only when the last reference to the handle is gone
+                self._store = None
+                import gc
+
+                gc.collect()
         self._key = None
 
 

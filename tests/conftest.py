@@ -1,0 +1,81 @@
+"""Shared fixtures: the same store test suite runs on every store kind (rdflib's habit)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+DATA = Path(__file__).parent / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _oxigraph_binary() -> str | None:
+    exe = Path(sys.executable).parent / "oxigraph"
+    return str(exe) if exe.exists() else shutil.which("oxigraph")
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory):
+    """A real Oxigraph SPARQL server (from the `oxigraph` PyPI package) on 127.0.0.1."""
+    exe = _oxigraph_binary()
+    if exe is None:
+        pytest.fail("the oxigraph server binary is missing: run `make install`")
+    port = free_port()
+    location = tmp_path_factory.mktemp("oxigraph-server")
+    proc = subprocess.Popen([exe, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(url + "/query", params={"query": "ASK {}"}, timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            proc.kill()
+            pytest.fail(f"oxigraph server did not start: {err[:500]}")
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+STORE_KINDS = ["memory", "disk", "remote"]
+
+
+@pytest.fixture(params=STORE_KINDS)
+def kg(request, tmp_path):
+    """A fresh KnowledgeGraph on each store kind."""
+    from kg import KnowledgeGraph
+
+    if request.param == "memory":
+        graph = KnowledgeGraph.open("memory")
+    elif request.param == "disk":
+        graph = KnowledgeGraph.open(tmp_path / "store")
+    else:
+        url = request.getfixturevalue("oxigraph_server")
+        graph = KnowledgeGraph.open(f"sparql+{url}/query", update_url=f"{url}/update")
+        graph.update("CLEAR ALL")
+    yield graph
+    graph.close()
