@@ -1,0 +1,66 @@
+"""``ask``: the one entry point from a question to explained answers.
+
+>>> from kg import KnowledgeGraph
+>>> kg = KnowledgeGraph.open("memory")
+>>> _ = kg.import_file("tests/data/qa_films.txt", "pipe")
+>>> ask(kg, "who directed [Night Harbour]").top        # doctest: +SKIP
+'Mira Castellano'
+"""
+from __future__ import annotations
+
+from kg.errors import KGQAError
+from reasoning.answers import AnswerSet
+from reasoning.resolver import get_reasoner, has_reasoner
+
+
+class QuestionError(KGQAError):
+    code = "E-QUESTION"
+
+
+def ask(kg, question: str, *, method="auto", k: int = 10) -> AnswerSet:
+    """Answer ``question`` over ``kg`` with ``method`` (``auto``, ``sparql``, ``rules``, ``gnn``, a class or an object).
+
+    ``auto`` plans a SPARQL query over asserted and inferred facts; when no relation path is confident
+    it asks the ``gnn`` reasoner, if one is registered and has a trained model for this store.
+    Returns at most ``k`` answers, best first; an empty list when the graph does not know.
+    """
+    from reasoning.question import parse_question
+
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("the question is empty; ask e.g. 'who directed [Casablanca]?'")
+    if len(question) > 2000:
+        raise QuestionError("the question is longer than 2000 characters; ask one short question at a time")
+    parsed = parse_question(kg, question)
+    if method == "auto":
+        result = get_reasoner("sparql").answer(kg, parsed, k=k)
+        if result.answers or not getattr(result, "low_confidence", False):
+            return result
+        fallback = _trained_gnn(kg)
+        if fallback is None:
+            return result
+        try:
+            other = fallback.answer(kg, parsed, k=k)
+        except Exception as err:  # an optional reasoner failing must not lose the planner's answer
+            result.warnings.append(f"the gnn reasoner could not answer: {err}")
+            return result
+        other.warnings = list(result.warnings) + list(other.warnings or [])
+        other.method = f"auto:{getattr(other, 'method', None) or 'gnn'}"
+        return other
+    return get_reasoner(method).answer(kg, parsed, k=k)
+
+
+def _trained_gnn(kg):
+    """The registered ``gnn`` reasoner when it has a model trained for this store, else None."""
+    if not has_reasoner("gnn"):
+        return None
+    try:
+        reasoner = get_reasoner("gnn")
+    except Exception:  # a broken optional reasoner must not break planning
+        return None
+    ready = getattr(reasoner, "is_trained", None) or getattr(reasoner, "available", None)
+    try:
+        if ready is not None and not ready(kg):
+            return None
+    except Exception:
+        return None
+    return reasoner
