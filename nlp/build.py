@@ -1,0 +1,526 @@
+"""Bulk building: a corpus of files becomes facts in a store, in parallel, resumably.
+
+:func:`build_corpus` reads documents with :mod:`nlp.corpus`, skips those already in the store with
+the same content hash and extractor, extracts the rest with the pipeline (:mod:`nlp.pipeline`) in
+worker processes (or on a Dask cluster) and writes each document's facts in **one transaction**
+from this process only (an embedded Oxigraph store has one writer).
+
+Guarantees:
+
+* **idempotent**: a re-run over unchanged files writes nothing (``skipped_unchanged``); a file whose
+  text changed replaces its old facts (``replaced``); a different model, schema or KB (another
+  extractor id) re-extracts every document.
+* **resumable**: a build killed at any moment (even ``SIGKILL``) keeps every document it committed;
+  re-running it builds the rest and ends with the same asserted triples, per-document graphs and
+  provenance records as an uninterrupted build. This holds because extraction here is *per
+  document*: it is called without the graph (``kg=None``), so a document's facts and entity IRIs
+  depend only on its own text and the pipeline, never on which documents were written before it
+  (linking a mention against entities already in the graph would make the result depend on the
+  order, so bulk building does not do it; entities from different documents meet through their
+  canonical IRIs and, with a KB, ``owl:sameAs``). Only the ``kgqa:addedAt`` times in the meta
+  graph differ between two builds.
+* **local and cluster give the same graph**: the same function extracts the same batch anywhere.
+* **never stops on a bad document**: read failures and extraction failures become entries of the
+  report (:class:`BuildReport`); only store errors (which would fail every later write) stop it.
+
+>>> import tempfile, pathlib
+>>> from kg import KnowledgeGraph
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (root / "ada.txt").write_text("Ada Lovelace was born in London.")
+>>> with KnowledgeGraph.open("memory") as kg:                  # doctest: +SKIP
+...     first = build_corpus([root], kg=kg, workers=1, light=True)
+...     again = build_corpus([root], kg=kg, workers=1, light=True)
+>>> (first.built, again.built, again.skipped_unchanged)        # doctest: +SKIP
+(1, 0, 1)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from kg.errors import KGQAError, StoreError
+from kg.namespaces import document_iri
+from nlp.corpus import DEFAULT_MAX_CHARS, CorpusDocument, ReadFailure, count_items, count_words, read_corpus
+
+#: a batch sent to a worker holds at most this many documents / characters
+BATCH_DOCUMENTS = 16
+BATCH_CHARS = 60_000
+
+
+class ClusterError(KGQAError):
+    code = "E-CLUSTER"
+
+
+@dataclass(frozen=True)
+class BuildFailure:
+    """A document that was not built: id, file, short code and a reason saying what to do."""
+
+    id: str
+    path: str
+    code: str
+    reason: str
+
+
+@dataclass
+class BuildReport:
+    """What a build did; ``to_dict()`` is the JSON build report.
+
+    ``seen`` counts every item read (documents and failures); ``built`` the documents extracted and
+    written, of which ``replaced`` had an older version in the store; ``words`` and the rates count
+    the built documents only, over the whole wall time ``seconds``. ``warmup_seconds`` is the time
+    to the first extraction result less its own extraction: process start-up and model loading.
+    """
+
+    store: str
+    paths: list[str]
+    workers: int
+    cluster: str | None
+    extractor: str
+    seen: int = 0
+    built: int = 0
+    replaced: int = 0
+    skipped_unchanged: int = 0
+    failed: int = 0
+    facts: int = 0
+    words: int = 0
+    seconds: float = 0.0
+    warmup_seconds: float = 0.0
+    total: int | None = None
+    last: tuple[str, str] | None = None  # (status, document id) of the latest item, for progress displays
+    interrupted: bool = False
+    started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    failures: list[BuildFailure] = field(default_factory=list)
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.built / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def words_per_second(self) -> float:
+        return self.words / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every document was built or skipped, 3 when some failed."""
+        return 3 if self.failed else 0
+
+    def fail(self, doc_id: str, path: str, code: str, reason: str) -> None:
+        self.failed += 1
+        self.last = ("failed", doc_id)
+        self.failures.append(BuildFailure(doc_id, path, code, reason))
+
+    def to_dict(self) -> dict:
+        out = {k: v for k, v in asdict(self).items() if k not in ("failures", "total", "last")}
+        out["seconds"] = round(self.seconds, 3)
+        out["warmup_seconds"] = round(self.warmup_seconds, 3)
+        out["docs_per_second"] = round(self.docs_per_second, 3)
+        out["words_per_second"] = round(self.words_per_second, 1)
+        out["failures"] = [asdict(f) for f in self.failures]
+        return out
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write the JSON report (atomically: a reader never sees half a report)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+ProgressCallback = Callable[[BuildReport], None]
+
+
+# ---------------------------------------------------------------------- pipeline settings
+@dataclass(frozen=True)
+class PipelineSettings:
+    """How workers load the pipeline; plain strings so it pickles to any process or cluster worker."""
+
+    model: str | None = None
+    schema: str | None = None
+    kb: str | None = None
+    light: bool = False
+
+    @classmethod
+    def of(cls, model=None, schema=None, kb=None, light=False) -> "PipelineSettings":
+        def absolute(p):
+            return None if p is None else str(Path(p).expanduser().resolve())
+
+        for name, p in (("--model", model), ("--schema", schema), ("--kb", kb)):
+            if p is not None and not Path(p).expanduser().exists():
+                raise KGQAError(f"{name} {str(p)!r} does not exist", code="E-USAGE")
+        return cls(absolute(model), absolute(schema), absolute(kb), bool(light))
+
+    def extractor_id(self) -> str:
+        """``kgqa-build:<kind>:<digest>``: changes when the model, schema, KB or kgqa version changes."""
+        h = hashlib.sha256()
+        h.update(_kgqa_version().encode())
+        h.update(b"light" if self.light else b"full")
+        for p in (self.model, self.schema, self.kb):
+            h.update(b"\x1f")
+            if p is not None:
+                h.update(_path_digest(Path(p)).encode())
+        kind = "light" if self.light else (Path(self.model).name if self.model else "default")
+        return f"kgqa-build:{kind}:{h.hexdigest()[:12]}"
+
+    def load(self):
+        from nlp.pipeline import load_pipeline
+
+        return load_pipeline(model=self.model, schema=self.schema, kb=self.kb, light=self.light)
+
+
+def _kgqa_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("kgqa")
+    except Exception:  # running from a source tree that is not installed
+        return "dev"
+
+
+def _path_digest(path: Path) -> str:
+    """A digest of a file, or of a folder's file names, sizes and mtimes (model folders are large)."""
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    parts = []
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            parts.append(f"{p.relative_to(path).as_posix()}:{st.st_size}:{int(st.st_mtime)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------- extraction (runs in workers)
+# One pipeline per process and settings: loaded on first use, kept for every later batch.
+_PIPELINES: dict[PipelineSettings, Any] = {}
+_PIPELINES_LOCK = threading.Lock()
+
+
+def _pipeline(settings: PipelineSettings):
+    with _PIPELINES_LOCK:
+        nlp = _PIPELINES.get(settings)
+        if nlp is None:
+            nlp = _PIPELINES[settings] = settings.load()
+        return nlp
+
+
+def _worker_init(settings: PipelineSettings) -> None:
+    """Process-pool initializer: one torch thread per worker process, pipeline loaded once."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        _pipeline(settings)
+    except Exception:  # reported by the first batch (extract_batch), where the parent can see it
+        pass
+    torch = sys.modules.get("torch")  # imported by the pipeline if it needs it; never imported here
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+def extract_batch(batch: list[tuple[str, str]], settings: PipelineSettings) -> dict:
+    """Extract a batch of ``(doc_id, text)`` with this process's pipeline (what workers run).
+
+    Returns ``{"results": [(doc_id, facts, entities, relations) | (doc_id, None, error, None)],
+    "extract_seconds": float}`` (or ``{"fatal": message}`` when the pipeline cannot load); one
+    document's error never loses the rest of the batch.
+    """
+    from nlp.pipeline import extract, extract_many
+
+    try:
+        nlp = _pipeline(settings)
+    except Exception as err:  # a bad model/schema/KB: every batch would fail the same way
+        return {"fatal": f"{err}" if isinstance(err, KGQAError) else f"{type(err).__name__}: {err}"}
+    started = time.monotonic()
+    results = []
+    try:
+        for doc_id, ext in extract_many(nlp, batch, batch_size=len(batch)):
+            results.append(_portable(doc_id, ext))
+    except Exception:  # find the document that broke the batch: redo them one by one
+        results = []
+        for doc_id, text in batch:
+            try:
+                results.append(_portable(doc_id, extract(nlp, text, doc_id)))
+            except Exception as err:  # a pipeline bug on one text must not stop the build
+                results.append((doc_id, None, f"{type(err).__name__}: {err}"[:500], None))
+    return {"results": results, "extract_seconds": time.monotonic() - started}
+
+
+def _portable(doc_id: str, ext) -> tuple:
+    # plain tuples of kg dataclasses pickle small and never drag spaCy objects across processes
+    return (doc_id, tuple(ext.facts), tuple(getattr(ext, "entities", ())), tuple(getattr(ext, "relations", ())))
+
+
+# ---------------------------------------------------------------------- executors
+class _Inline:
+    """Extraction in this process (one worker)."""
+
+    workers = 1
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def submit(self, batch):
+        from concurrent.futures import Future
+
+        future = Future()
+        try:
+            future.set_result(extract_batch(batch, self.settings))
+        except Exception as err:  # delivered to the caller like a worker's error
+            future.set_exception(err)
+        return future
+
+    def wait(self, pending):
+        return set(pending), set()
+
+    def close(self, cancel=False):
+        pass
+
+
+class _LocalPool:
+    """A spawn-based process pool; each worker loads the pipeline once in its initializer."""
+
+    def __init__(self, settings, workers):
+        self.settings, self.workers = settings, workers
+        self._pool = None
+
+    def submit(self, batch):
+        if self._pool is None:  # started at the first document to build: a no-op re-run starts nothing
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_worker_init, initargs=(self.settings,))
+        return self._pool.submit(extract_batch, batch, self.settings)
+
+    def wait(self, pending):
+        from concurrent.futures import wait
+
+        done, not_done = wait(pending, return_when=FIRST_COMPLETED)
+        if any(_is_broken_pool(f) for f in done):
+            self.close(cancel=True)  # a worker died (killed, out of memory): the next batch gets a new pool
+        return done, not_done
+
+    def close(self, cancel=False):
+        if self._pool is not None:
+            self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+            self._pool = None
+
+
+def _is_broken_pool(future) -> bool:
+    from concurrent.futures.process import BrokenProcessPool
+
+    return not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in a second, not after the client's long time-out, when nothing listens at a tcp:// address."""
+    from urllib.parse import urlsplit
+
+    if not address.startswith("tcp://"):
+        return
+    parts = urlsplit(address)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 8786), timeout=5):
+            pass
+    except OSError as err:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address!r}: {err.strerror or err}; start one "
+                           "with `dask scheduler` and `dask worker ADDRESS`, or drop --cluster") from None
+
+
+class _DaskCluster:
+    """Batches on a Dask distributed cluster; each worker process keeps one pipeline (module cache)."""
+
+    def __init__(self, settings, address, client=None):
+        self.settings = settings
+        if client is None:
+            try:
+                from distributed import Client
+            except ImportError as err:  # pragma: no cover - distributed is a dependency
+                raise ClusterError(f"--cluster needs dask.distributed: {err}") from None
+            _check_reachable(address)
+            try:
+                client = Client(address, timeout="15s", set_as_default=False)
+            except (OSError, TimeoutError, ValueError) as err:
+                raise ClusterError(f"cannot reach the Dask scheduler at {address!r}: {err}; start one with "
+                                   "`dask scheduler` and `dask worker ADDRESS`, or drop --cluster") from None
+            self._own = True
+        else:
+            self._own = False
+        self.client = client
+        self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+
+    def submit(self, batch):
+        return self.client.submit(extract_batch, batch, self.settings, pure=False)
+
+    def wait(self, pending):
+        from distributed import wait
+
+        with self.client.as_current():  # wait() finds the client through the "current" one
+            result = wait(list(pending), return_when="FIRST_COMPLETED")
+        return set(result.done), set(result.not_done)
+
+    def close(self, cancel=False):
+        if self._own:
+            self.client.close()
+
+
+# ---------------------------------------------------------------------- the build
+def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None = None,
+                 cluster: str | Any | None = None, model: str | os.PathLike | None = None,
+                 schema: str | os.PathLike | None = None, kb: str | os.PathLike | None = None,
+                 light: bool = False, progress: ProgressCallback | None = None, force: bool = False,
+                 keep_text: bool = True, max_chars: int = DEFAULT_MAX_CHARS,
+                 batch_documents: int = BATCH_DOCUMENTS) -> BuildReport:
+    """Build the documents under ``paths`` into ``kg``; returns the :class:`BuildReport`.
+
+    Args:
+        paths: files and folders (``.txt``, ``.md``, ``.html``, ``.jsonl``; folders recursively).
+        kg: an open :class:`kg.KnowledgeGraph`; only this process writes to it.
+        workers: local worker processes (default ``os.cpu_count()``; 1 extracts in this process).
+        cluster: a Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``;
+            workers must have kgqa installed and see the model/schema/KB paths.
+        model, schema, kb, light: passed to :func:`nlp.pipeline.load_pipeline` in every worker.
+        progress: called with the live report after every item (``report.last`` is
+            ``(status, doc_id)``: built, replaced, unchanged or failed).
+        force: re-extract documents even when their hash and extractor are unchanged.
+        keep_text: keep each document's extracted text in the store (provenance offsets point into it).
+        max_chars: larger documents fail with ``too-large`` (see :mod:`nlp.corpus`).
+
+    Example: ``build_corpus(["notes/"], kg=kg, workers=2).to_dict()["built"]``.
+    """
+    paths = [str(p) for p in paths]
+    settings = PipelineSettings.of(model, schema, kb, light)
+    extractor = settings.extractor_id()
+    if cluster is not None:
+        executor = _DaskCluster(settings, cluster if isinstance(cluster, str) else None,
+                                client=None if isinstance(cluster, str) else cluster)
+    else:
+        workers = max(1, int(workers or os.cpu_count() or 1))
+        executor = _Inline(settings) if workers == 1 else _LocalPool(settings, workers)
+    cluster_name = None if cluster is None else (cluster if isinstance(cluster, str) else "dask client")
+    report = BuildReport(store=f"{kg.store.kind}:{kg.location}", paths=paths, workers=executor.workers,
+                         cluster=cluster_name, extractor=extractor)
+    started = time.monotonic()
+    if progress is not None:
+        report.total = count_items(paths)
+        progress(report)
+    existing = {str(d.iri): d for d in kg.documents()}
+    in_flight: dict[str, CorpusDocument] = {}
+    batch_of: dict[Any, list[str]] = {}  # future -> ids of the documents it extracts
+    pending: set = set()
+    max_pending = 2 * executor.workers
+    first_result = True
+
+    def tick():
+        report.seconds = time.monotonic() - started
+        if progress is not None:
+            progress(report)
+
+    def collect(done):
+        nonlocal first_result
+        for future in done:
+            batch_ids = batch_of.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as err:  # the worker itself failed (died, lost, cannot unpickle)
+                for doc_id in batch_ids:
+                    doc = in_flight.pop(doc_id)
+                    report.fail(doc.id, doc.path, "worker", f"worker failed: {type(err).__name__}: {err}"[:500]
+                                + "; re-run the build to retry")
+                    tick()
+                continue
+            if "fatal" in outcome:
+                raise KGQAError(f"the extraction pipeline could not load: {outcome['fatal']}", code="E-PIPELINE")
+            if first_result:  # time to the first result, less its own extraction: start-up and model loading
+                report.warmup_seconds = max(0.0, time.monotonic() - started - outcome["extract_seconds"])
+                first_result = False
+            for doc_id, facts, entities, relations in outcome["results"]:
+                doc = in_flight.pop(doc_id)
+                if facts is None:
+                    report.fail(doc.id, doc.path, "extraction", f"extraction failed: {entities}")
+                else:
+                    _write(kg, doc, facts, entities, relations, extractor, keep_text, existing, report)
+                tick()
+
+    def submit(batch: list[CorpusDocument]):
+        future = executor.submit([(d.id, d.text) for d in batch])
+        batch_of[future] = [d.id for d in batch]
+        pending.add(future)
+
+    try:
+        batch: list[CorpusDocument] = []
+        for item in read_corpus(paths, max_chars=max_chars):
+            report.seen += 1
+            if isinstance(item, ReadFailure):
+                report.fail(item.id, item.path, item.code, item.reason)
+                tick()
+                continue
+            old = existing.get(str(document_iri(item.id)))
+            if (not force and old is not None and old.content_hash == item.content_hash
+                    and old.extractor == extractor):
+                report.skipped_unchanged += 1
+                report.last = ("unchanged", item.id)
+                tick()
+                continue
+            in_flight[item.id] = item
+            batch.append(item)
+            if len(batch) >= batch_documents or sum(len(d.text) for d in batch) >= BATCH_CHARS:
+                submit(batch)
+                batch = []
+            while len(pending) >= max_pending:
+                done, rest = executor.wait(pending)
+                pending.clear()
+                pending.update(rest)
+                collect(done)
+        if batch:
+            submit(batch)
+        while pending:
+            done, rest = executor.wait(pending)
+            pending.clear()
+            pending.update(rest)
+            collect(done)
+    except BaseException:
+        report.interrupted = True
+        executor.close(cancel=True)
+        raise
+    finally:
+        report.seconds = time.monotonic() - started
+    executor.close()
+    if hasattr(kg.store, "flush"):
+        kg.store.flush()
+    return report
+
+
+def _write(kg, doc: CorpusDocument, facts, entities, relations, extractor: str, keep_text: bool,
+           existing: dict, report: BuildReport) -> None:
+    """One document, one transaction; a bad fact fails the document, a failing store stops the build."""
+    iri = str(document_iri(doc.id))
+    try:
+        kg.add_document(doc.id, facts, entities=entities, relations=relations, content_hash=doc.content_hash,
+                        source_path=doc.path, extractor=extractor, text=doc.text if keep_text else None,
+                        replace=True)
+    except (StoreError, OSError, MemoryError):
+        raise
+    except KGQAError as err:
+        report.fail(doc.id, doc.path, "write", f"could not write: {err}")
+        return
+    except (ValueError, TypeError) as err:  # e.g. an IRI the store rejects
+        report.fail(doc.id, doc.path, "write", f"could not write: {type(err).__name__}: {err}"[:500])
+        return
+    report.built += 1
+    report.replaced += iri in existing
+    report.last = ("replaced" if iri in existing else "built", doc.id)
+    report.facts += len(facts)
+    report.words += count_words(doc.text)
