@@ -23,6 +23,8 @@ REL = Namespace(BASE + "relation/")
 DOC = Namespace(BASE + "doc/")
 STMT = Namespace(BASE + "statement/")
 GRAPH = Namespace(BASE + "graph/")
+#: entity classes minted by the text pipeline (TYPE.Person, TYPE.Place, ...)
+TYPE = Namespace(BASE + "type/")
 
 #: named graph holding one record per document (hash, path, extractor, ...)
 META_GRAPH = GRAPH["meta"]
@@ -101,7 +103,7 @@ def label_from_name(name: str) -> str:
 
 
 __all__ = [
-    "BASE", "ENT", "REL", "DOC", "STMT", "GRAPH", "META_GRAPH", "INFERRED_GRAPH", "PREDICTED_GRAPH",
+    "BASE", "ENT", "REL", "DOC", "STMT", "GRAPH", "TYPE", "META_GRAPH", "INFERRED_GRAPH", "PREDICTED_GRAPH",
     "KGQA", "RDF", "RDFS", "OWL", "SKOS", "XSD", "slug", "entity_iri", "relation_iri",
     "document_iri", "label_from_name",
 ]

@@ -1,0 +1,202 @@
+"""``kgqa_entity_linker``: named mentions -> canonical entities of the document (and of a KB).
+
+Every NER span whose label maps to a schema type (see :data:`nlp.schema.SPACY_TO_TYPE`) becomes a
+:class:`~nlp.components.annotations.Mention`; dates become ``date`` mentions. Name mentions are
+clustered in reading order: a mention joins the earlier cluster whose names it matches best
+(exact normalised name, acronym, part of a person's/organisation's full name, or fuzzy ratio ≥
+``fuzzy_threshold``) among clusters of a compatible type; ties (two Curies) go to the candidate whose
+sentences are closest in MiniLM embedding space when ``use_embeddings`` is on, else to the most
+recent. The canonical label is the first mention with two or more words, else the longest.
+
+With ``kb`` (a JSONL/TSV file, see :func:`nlp.linking.load_kb`) each cluster is also looked up in
+the KB; a match replaces the label with the KB label and records the KB IRI in ``same_as``.
+Linking against the graph itself happens in :func:`link_to_index`, which :func:`nlp.pipeline.extract`
+calls with the graph's cached name index.
+
+>>> import spacy
+>>> nlp = spacy.blank("en")
+>>> ruler = nlp.add_pipe("entity_ruler")
+>>> ruler.add_patterns([{"label": "PERSON", "pattern": "Marie Curie"}, {"label": "PERSON", "pattern": "Curie"}])
+>>> _ = nlp.add_pipe("sentencizer"); _ = nlp.add_pipe("kgqa_entity_linker", config={"use_embeddings": False})
+>>> doc = nlp("Marie Curie won. Curie was a chemist.")
+>>> [(e.label, e.aliases) for e in doc._.kgqa_entities]
+[('Marie Curie', ['Marie Curie', 'Curie'])]
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from nlp.components.annotations import EntityCluster, Mention, ensure_extensions
+from nlp.linking import NameIndex, load_kb, name_match, name_tokens, normalise, types_compatible
+from nlp.schema import SPACY_TO_TYPE
+
+_MALE_TITLES = {"mr", "mr.", "sir", "king", "prince", "lord", "duke", "count", "father", "brother"}
+_FEMALE_TITLES = {"mrs", "mrs.", "ms", "ms.", "miss", "lady", "queen", "princess", "duchess", "madame",
+                  "countess", "sister", "mother"}
+#: types spaCy confuses for the same name; a cross-type merge needs an exact name match
+_CONFUSABLE = [{"PERSON", "ORG"}, {"ORG", "LOC"}, {"ORG", "NORP"}, {"WORK", "ORG"}, {"WORK", "EVENT"}]
+
+
+def _cross_type_ok(a: str, b: str) -> bool:
+    return types_compatible(a, b) or {a, b} in _CONFUSABLE
+
+
+class EntityLinker:
+    """See the module docstring."""
+
+    def __init__(self, nlp: Language, name: str, *, kb: str | None = None, fuzzy_threshold: float = 90.0,
+                 use_embeddings: bool = True, min_score: float = 0.85):
+        ensure_extensions()
+        self.name = name
+        self.fuzzy_threshold = fuzzy_threshold
+        self.use_embeddings = use_embeddings
+        self.min_score = min_score
+        self.kb_path = kb
+        self.kb: NameIndex | None = load_kb(kb) if kb else None
+
+    # ------------------------------------------------------------------ Doc -> Doc
+    def __call__(self, doc: Doc) -> Doc:
+        mentions: list[Mention] = []
+        for ent in doc.ents:
+            typ = SPACY_TO_TYPE.get(ent.label_)
+            if typ is None:
+                continue
+            text = ent.text.strip()
+            if typ == "DATE":
+                mentions.append(Mention(ent.start, ent.end, "DATE", "date", None, 1.0, text))
+                continue
+            if not any(c.isalpha() for c in text) or len(text) > 120:
+                continue
+            start = ent.start
+            # "the Nobel Prize" -> "Nobel Prize"
+            while start < ent.end - 1 and doc[start].lower_ in ("the", "a", "an"):
+                start += 1
+            mentions.append(Mention(start, ent.end, typ, "name", None, 1.0, doc[start:ent.end].text))
+        clusters: list[EntityCluster] = []
+        for mi, m in enumerate(mentions):
+            if m.kind != "name":
+                continue
+            target = self._best_cluster(doc, m, mentions, clusters)
+            if target is None:
+                target = EntityCluster(len(clusters), m.text, m.type)
+                clusters.append(target)
+            target.add_alias(m.text)
+            target.mentions.append(mi)
+            m.cluster = target.id
+            if target.gender is None and m.type == "PERSON" and m.start > 0:
+                prev = doc[m.start - 1].lower_
+                target.gender = "m" if prev in _MALE_TITLES else "f" if prev in _FEMALE_TITLES else None
+        for c in clusters:
+            self._finish(c, mentions)
+        if self.kb is not None:
+            link_to_index(doc, clusters, mentions, self.kb, use_embeddings=self.use_embeddings, kb=True)
+        doc._.kgqa_mentions = mentions
+        doc._.kgqa_entities = clusters
+        if doc._.kgqa_relations is None:
+            doc._.kgqa_relations = []
+        return doc
+
+    def _score(self, m: Mention, c: EntityCluster, mentions: list[Mention]) -> float:
+        norm = normalise(m.text)
+        norms = {normalise(a) for a in c.aliases}
+        if norm in norms:
+            return 1.0 if types_compatible(m.type, c.type) or _cross_type_ok(m.type, c.type) else 0.0
+        if not types_compatible(m.type, c.type):
+            return 0.0
+        # containment is checked against the fullest names only, so "Pierre Curie" never joins a
+        # cluster that holds "Marie Curie" just because it also holds "Curie"
+        longest = max(len(name_tokens(n)) for n in norms) if norms else 0
+        full = [a for a in c.aliases if len(name_tokens(normalise(a))) == longest]
+        return name_match(m.text, full, m.type if m.type != "MISC" else c.type,
+                          fuzzy_threshold=self.fuzzy_threshold)
+
+    def _best_cluster(self, doc: Doc, m: Mention, mentions, clusters) -> EntityCluster | None:
+        scored = [(self._score(m, c, mentions), c) for c in clusters]
+        scored = [(s, c) for s, c in scored if s >= self.min_score]
+        if not scored:
+            return None
+        top = max(s for s, _ in scored)
+        tied = [c for s, c in scored if s == top]
+        if len(tied) == 1:
+            return tied[0]
+        if self.use_embeddings:
+            from nlp.encoder import embed
+
+            sent = doc[m.start].sent.text
+            contexts = [" ".join(dict.fromkeys(doc[mentions[i].start].sent.text for i in c.mentions)) for c in tied]
+            vecs = embed([sent, *contexts])
+            sims = vecs[1:] @ vecs[0]
+            return tied[int(sims.argmax())]
+        return max(tied, key=lambda c: mentions[c.mentions[-1]].start if c.mentions else -1)
+
+    @staticmethod
+    def _finish(c: EntityCluster, mentions: list[Mention]) -> None:
+        texts = [mentions[i].text for i in c.mentions]
+        multi = [t for t in texts if len(name_tokens(normalise(t))) >= 2]
+        c.label = multi[0] if multi else max(texts, key=len)
+        votes = Counter(mentions[i].type for i in c.mentions)
+        order = {t: k for k, t in reversed(list(enumerate(mentions[i].type for i in c.mentions)))}
+        c.type = max(votes, key=lambda t: (votes[t], t != "MISC", -order[t]))
+
+
+def link_to_index(doc: Doc, clusters: list[EntityCluster], mentions: list[Mention], index: NameIndex, *,
+                  use_embeddings: bool = True, kb: bool = False, min_score: float = 0.85) -> None:
+    """Link each cluster to the best candidate of ``index`` (a KB or the graph's entities).
+
+    A candidate must match one of the cluster's names (see :func:`nlp.linking.name_match`) with a
+    compatible type; several candidates are ranked by name score, then by MiniLM similarity between
+    the cluster's sentences and the candidate's label + description. An ambiguous single-word name
+    with no context to decide stays unlinked. Linked clusters take the candidate's label (so every
+    document names the entity the same way) and keep their own names as aliases.
+    """
+    for c in clusters:
+        if c.iri is not None and not kb:
+            continue
+        cands = {}
+        for alias in c.aliases:
+            for cand in index.lookup(alias, c.type):
+                score = name_match(alias, [cand.label, *cand.aliases], c.type)
+                if score >= min_score:
+                    cands[cand.iri] = max(cands.get(cand.iri, 0.0), score)
+        if not cands:
+            continue
+        top = max(cands.values())
+        best = [index.candidates[i] for i, s in cands.items() if s == top]
+        typed = [b for b in best if b.type == c.type]
+        best = typed or best
+        chosen = best[0] if len(best) == 1 else None
+        if chosen is None and use_embeddings and any(b.description for b in best):
+            from nlp.encoder import embed
+
+            context = " ".join(dict.fromkeys(doc[mentions[i].start].sent.text for i in c.mentions))[:1000]
+            vecs = embed([context, *[f"{b.label}: {b.description or ''}" for b in best]])
+            sims = vecs[1:] @ vecs[0]
+            order = sims.argsort()[::-1]
+            if len(order) == 1 or sims[order[0]] - sims[order[1]] > 0.02:
+                chosen = best[int(order[0])]
+        if chosen is None:
+            continue
+        for alias in list(c.aliases):
+            if alias != chosen.label:
+                c.add_alias(alias)
+        c.add_alias(chosen.label)
+        c.label = chosen.label
+        c.link_score = top
+        if kb:
+            c.same_as = list(dict.fromkeys([*c.same_as, *chosen.same_as]))
+            c.description = chosen.description or c.description
+        else:
+            c.iri = chosen.iri
+            c.same_as = list(dict.fromkeys([*c.same_as, *chosen.same_as]))
+
+
+@Language.factory("kgqa_entity_linker", assigns=["doc._.kgqa_mentions", "doc._.kgqa_entities"],
+                  requires=["doc.ents", "token.is_sent_start"],
+                  default_config={"kb": None, "fuzzy_threshold": 90.0, "use_embeddings": True, "min_score": 0.85})
+def make_entity_linker(nlp: Language, name: str, kb: str | None, fuzzy_threshold: float,
+                       use_embeddings: bool, min_score: float) -> EntityLinker:
+    return EntityLinker(nlp, name, kb=kb, fuzzy_threshold=fuzzy_threshold, use_embeddings=use_embeddings,
+                        min_score=min_score)
