@@ -28,8 +28,10 @@ TYPE = Namespace(BASE + "type/")
 
 #: named graph holding one record per document (hash, path, extractor, ...)
 META_GRAPH = GRAPH["meta"]
-#: named graph holding facts inferred by the rule engine, with their derivations
+#: named graph holding facts inferred by the rule engine (their derivations: DERIVATION_GRAPH)
 INFERRED_GRAPH = GRAPH["inferred"]
+#: named graph holding one derivation record (rule + premises) per inferred fact
+DERIVATION_GRAPH = GRAPH["derivations"]
 #: named graph holding link predictions (never asserted facts)
 PREDICTED_GRAPH = GRAPH["predicted"]
 
@@ -104,6 +106,7 @@ def label_from_name(name: str) -> str:
 
 __all__ = [
     "BASE", "ENT", "REL", "DOC", "STMT", "GRAPH", "TYPE", "META_GRAPH", "INFERRED_GRAPH", "PREDICTED_GRAPH",
+    "DERIVATION_GRAPH",
     "KGQA", "RDF", "RDFS", "OWL", "SKOS", "XSD", "slug", "entity_iri", "relation_iri",
     "document_iri", "label_from_name",
 ]
