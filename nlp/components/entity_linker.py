@@ -6,7 +6,9 @@ clustered in reading order: a mention joins the earlier cluster whose names it m
 (exact normalised name, acronym, part of a person's/organisation's full name, or fuzzy ratio ≥
 ``fuzzy_threshold``) among clusters of a compatible type; ties (two Curies) go to the candidate whose
 sentences are closest in MiniLM embedding space when ``use_embeddings`` is on, else to the most
-recent. The canonical label is the first mention with two or more words, else the longest.
+recent. The canonical label is the first mention with two or more words, else the longest. With
+``propagate`` (default), later occurrences of a cluster's names that NER missed, and a person's
+surname alone ("Curie" after "Marie Curie"), become mentions too (confidence 0.9).
 
 With ``kb`` (a JSONL/TSV file, see :func:`nlp.linking.load_kb`) each cluster is also looked up in
 the KB; a match replaces the label with the KB label and records the KB IRI in ``same_as``.
@@ -48,8 +50,9 @@ class EntityLinker:
     """See the module docstring."""
 
     def __init__(self, nlp: Language, name: str, *, kb: str | None = None, fuzzy_threshold: float = 90.0,
-                 use_embeddings: bool = True, min_score: float = 0.85):
+                 use_embeddings: bool = True, min_score: float = 0.85, propagate: bool = True):
         ensure_extensions()
+        self.propagate = propagate
         self.name = name
         self.fuzzy_threshold = fuzzy_threshold
         self.use_embeddings = use_embeddings
@@ -86,11 +89,17 @@ class EntityLinker:
             target.add_alias(m.text)
             target.mentions.append(mi)
             m.cluster = target.id
-            if target.gender is None and m.type == "PERSON" and m.start > 0:
-                prev = doc[m.start - 1].lower_
-                target.gender = "m" if prev in _MALE_TITLES else "f" if prev in _FEMALE_TITLES else None
+            if target.gender is None and m.type == "PERSON":
+                # the title may sit just before the name or start it ("Mr. Babbage")
+                for title in (doc[m.start].lower_, doc[m.start - 1].lower_ if m.start > 0 else ""):
+                    gender = "m" if title in _MALE_TITLES else "f" if title in _FEMALE_TITLES else None
+                    if gender:
+                        target.gender = gender
+                        break
         for c in clusters:
             self._finish(c, mentions)
+        if self.propagate and clusters:
+            mentions = self._propagate(doc, mentions, clusters)
         if self.kb is not None:
             link_to_index(doc, clusters, mentions, self.kb, use_embeddings=self.use_embeddings, kb=True)
         doc._.kgqa_mentions = mentions
@@ -98,6 +107,64 @@ class EntityLinker:
         if doc._.kgqa_relations is None:
             doc._.kgqa_relations = []
         return doc
+
+    @staticmethod
+    def _propagate(doc: Doc, mentions: list[Mention], clusters: list[EntityCluster]) -> list[Mention]:
+        """Find names NER missed: later occurrences of a cluster's names, and a person's surname alone."""
+        taken = set()
+        for m in mentions:
+            taken.update(range(m.start, m.end))
+        forms: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        owners: dict[tuple[str, ...], set[int]] = {}
+        for c in clusters:
+            names = list({tuple(t.text for t in doc[mentions[i].start:mentions[i].end]) for i in c.mentions})
+            if c.type == "PERSON":
+                words = [w for w in c.label.split() if w[:1].isupper() and normalise(w) not in ("jr", "sr")]
+                if len(words) >= 2:
+                    names.append((words[-1],))
+            for toks in names:
+                if toks and toks[0][:1].isupper():
+                    owners.setdefault(toks, set()).add(c.id)
+        for toks, ids in owners.items():
+            forms.setdefault(toks[0], []).append((toks, ids))
+        first_seen = {c.id: min((mentions[i].start for i in c.mentions), default=len(doc)) for c in clusters}
+        added = []
+        i = 0
+        while i < len(doc):
+            hit = None
+            if i not in taken and doc[i].text in forms:
+                for toks, ids in sorted(forms[doc[i].text], key=lambda x: -len(x[0])):
+                    end = i + len(toks)
+                    if end <= len(doc) and tuple(t.text for t in doc[i:end]) == toks and not taken & set(range(i, end)):
+                        # "Curie Institute": a name followed by more capitalised words is another name
+                        if end < len(doc) and doc[end].is_title and doc[end].is_alpha:
+                            continue
+                        # a shared surname goes to the person introduced before it and mentioned most
+                        known = [c for c in ids if first_seen[c] < i]
+                        if not known:
+                            continue
+                        cid = max(known, key=lambda c: (sum(mentions[k].start < i for k in clusters[c].mentions),
+                                                        max(mentions[k].start for k in clusters[c].mentions)))
+                        hit = (end, cid, 0.9 if len(ids) == 1 else 0.75)
+                        break
+            if hit:
+                end, cid, conf = hit
+                m = Mention(i, end, clusters[cid].type, "name", cid, conf, doc[i:end].text)
+                added.append(m)
+                taken.update(range(i, end))
+                i = end
+            else:
+                i += 1
+        if not added:
+            return mentions
+        all_mentions = sorted(mentions + added, key=lambda m: (m.start, m.end))
+        index = {id(m): k for k, m in enumerate(all_mentions)}
+        for c in clusters:
+            c.mentions = sorted(index[id(m)] for m in all_mentions if m.cluster == c.id)
+            for m in added:
+                if m.cluster == c.id:
+                    c.add_alias(m.text)
+        return all_mentions
 
     def _score(self, m: Mention, c: EntityCluster, mentions: list[Mention]) -> float:
         norm = normalise(m.text)
@@ -195,8 +262,9 @@ def link_to_index(doc: Doc, clusters: list[EntityCluster], mentions: list[Mentio
 
 @Language.factory("kgqa_entity_linker", assigns=["doc._.kgqa_mentions", "doc._.kgqa_entities"],
                   requires=["doc.ents", "token.is_sent_start"],
-                  default_config={"kb": None, "fuzzy_threshold": 90.0, "use_embeddings": True, "min_score": 0.85})
+                  default_config={"kb": None, "fuzzy_threshold": 90.0, "use_embeddings": True, "min_score": 0.85,
+                                  "propagate": True})
 def make_entity_linker(nlp: Language, name: str, kb: str | None, fuzzy_threshold: float,
-                       use_embeddings: bool, min_score: float) -> EntityLinker:
+                       use_embeddings: bool, min_score: float, propagate: bool) -> EntityLinker:
     return EntityLinker(nlp, name, kb=kb, fuzzy_threshold=fuzzy_threshold, use_embeddings=use_embeddings,
-                        min_score=min_score)
+                        min_score=min_score, propagate=propagate)

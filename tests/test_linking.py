@@ -1,0 +1,105 @@
+"""Entity linking: canonical entities within a document, across the graph, and to a KB file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import URIRef
+
+from kg import KnowledgeGraph
+from kg.namespaces import OWL, entity_iri
+from kg.terms import sparql_term
+from nlp.linking import KBError, NameIndex, load_kb, name_match, normalise
+from nlp.pipeline import extract, load_pipeline
+
+DATA = Path(__file__).parent / "data"
+PATTERNS = [{"label": "PERSON", "pattern": p} for p in
+            ("Marie Curie", "Curie", "Marie Skłodowska-Curie", "Pierre Curie", "Madame Curie", "Ada Lovelace")]
+PATTERNS += [{"label": "GPE", "pattern": p} for p in ("Warsaw", "Paris", "Warszawa")]
+PATTERNS += [{"label": "ORG", "pattern": p} for p in ("IBM", "International Business Machines")]
+
+
+def light(**kw):
+    nlp = load_pipeline(light=True, **kw)
+    nlp.get_pipe("entity_ruler").add_patterns(PATTERNS)
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return light()
+
+
+def test_name_variants_become_one_entity(nlp):
+    ext = extract(nlp, "Marie Curie lived in Paris. Curie taught there. Marie Skłodowska-Curie was born in Warsaw.", "d")
+    people = [e for e in ext.entities if e.label.endswith("Curie")]
+    assert len(people) == 1
+    assert people[0].label == "Marie Curie" and set(people[0].aliases) == {"Curie", "Marie Skłodowska-Curie"}
+
+
+def test_two_people_sharing_a_surname_stay_apart(nlp):
+    ext = extract(nlp, "Marie Curie met Pierre Curie in Paris.", "d")
+    assert {e.label for e in ext.entities} >= {"Marie Curie", "Pierre Curie"}
+
+
+def test_acronym_joins_the_full_name(nlp):
+    ext = extract(nlp, "International Business Machines hired Ada Lovelace. IBM grew.", "d")
+    ibm = [e for e in ext.entities if "IBM" in (e.label, *e.aliases)]
+    assert len(ibm) == 1 and ibm[0].label == "International Business Machines"
+
+
+def test_a_later_document_links_to_the_graph_entity(nlp):
+    with KnowledgeGraph.open("memory") as kg:
+        first = extract(nlp, "Marie Curie was born in Warsaw.", "one", kg=kg)
+        kg.add_document("one", first.facts, entities=first.entities, relations=first.relations)
+        second = extract(nlp, "Marie Skłodowska-Curie lived in Paris.", "two", kg=kg)
+        fact = second.facts[0]
+        assert fact.subject == entity_iri("Marie Curie")
+        ent = next(e for e in second.entities if e.iri == fact.subject)
+        assert ent.label == "Marie Curie" and "Marie Skłodowska-Curie" in ent.aliases
+
+
+def test_graph_index_sees_entities_written_by_others(nlp):
+    with KnowledgeGraph.open("memory") as kg:
+        ext = extract(light(), "Ada Lovelace was born in Paris.", "x")
+        kg.add_document("x", ext.facts, entities=ext.entities, relations=ext.relations)
+        idx = NameIndex.from_graph(kg)
+        assert [c.label for c in idx.lookup("Lovelace", "PERSON")] == ["Ada Lovelace"]
+
+
+def test_kb_file_links_with_same_as_and_context_disambiguates():
+    nlp = light(kb=DATA / "text_kb.jsonl")
+    ext = extract(nlp, "Madame Curie was born in Warszawa. She later lived in Paris, the capital city of France.", "d")
+    curie = next(e for e in ext.entities if "Madame Curie" in (e.label, *e.aliases))
+    assert curie.label == "Marie Curie" and URIRef("http://www.wikidata.org/entity/Q7186") in curie.same_as
+    warsaw = next(e for e in ext.entities if e.label == "Warsaw")
+    assert warsaw.iri == entity_iri("Warsaw") and "Warszawa" in warsaw.aliases
+    with KnowledgeGraph.open("memory") as kg:
+        kg.add_document("d", ext.facts, entities=ext.entities, relations=ext.relations)
+        assert kg.query(f"ASK {{ {sparql_term(entity_iri('Marie Curie'))} {sparql_term(OWL.sameAs)} "
+                        f"<http://www.wikidata.org/entity/Q7186> }}")
+
+
+def test_kb_tsv_and_bad_kb_files(tmp_path):
+    idx = load_kb(DATA / "text_kb.tsv")
+    assert [c.label for c in idx.lookup("Madame Curie", "PERSON")] == ["Marie Curie"]
+    (tmp_path / "empty.jsonl").write_text("garbage\n")
+    with pytest.raises(KBError):
+        load_kb(tmp_path / "empty.jsonl")
+    with pytest.raises(KBError, match="not found"):
+        load_pipeline(light=True, kb=tmp_path / "none.jsonl")
+
+
+def test_normalisation_and_matching_rules():
+    assert normalise("The Curie's") == "curie"
+    assert name_match("Warszawa", ["Warsaw"], "LOC") == 0.0  # different names, fuzzy too far: a KB alias must say so
+    assert name_match("Marie Curie", ["Marie Curi"], "PERSON") > 0.85  # typo
+    assert name_match("York", ["New York"], "LOC") == 0.0  # part-of-name only for people and organisations
+
+
+@pytest.mark.slow
+def test_real_model_links_curie_to_marie_curie():
+    nlp = load_pipeline()
+    ext = extract(nlp, "Marie Curie was a chemist. Curie discovered radium in Paris.", "d")
+    curie = next(e for e in ext.entities if e.label == "Marie Curie")
+    assert "Curie" in curie.aliases
