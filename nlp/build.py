@@ -174,9 +174,29 @@ class PipelineSettings:
         return f"kgqa-build:{kind}:{h.hexdigest()[:12]}"
 
     def load(self):
+        """The pipeline; a light one (no statistical NER) also finds the KB's names with its entity_ruler."""
         from nlp.pipeline import load_pipeline
 
-        return load_pipeline(model=self.model, schema=self.schema, kb=self.kb, light=self.light)
+        nlp = load_pipeline(model=self.model, schema=self.schema, kb=self.kb, light=self.light)
+        if self.light and self.kb is not None and "entity_ruler" in nlp.pipe_names:
+            ruler = nlp.get_pipe("entity_ruler")
+            if not len(ruler):
+                ruler.add_patterns(kb_patterns(self.kb))
+        return nlp
+
+
+def kb_patterns(kb: str | os.PathLike) -> list[dict]:
+    """entity_ruler patterns for every label and alias of a KB file (see :func:`nlp.linking.load_kb`).
+
+    The entity type is the KB's (PERSON, ORG, LOC, ...), or MISC when it has none.
+    """
+    from nlp.linking import load_kb
+
+    patterns = []
+    for cand in load_kb(kb).candidates.values():
+        for name in dict.fromkeys([cand.label, *cand.aliases]):
+            patterns.append({"label": cand.type or "MISC", "pattern": name})
+    return patterns
 
 
 def _kgqa_version() -> str:

@@ -310,7 +310,7 @@ def _read_file_checks(path: Path, doc_id: str) -> ReadFailure | None:
 def _jsonl_item(raw: bytes, number: int, doc_id: str, where: str, max_chars: int) -> CorpusDocument | ReadFailure:
     line_id = f"{doc_id}#L{number}"
     try:
-        record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+        record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8").strip())
     except UnicodeDecodeError as err:
         return ReadFailure(line_id, where, "invalid-utf8", f"line {number} is not valid UTF-8 (byte {err.start})")
     except json.JSONDecodeError as err:

