@@ -186,9 +186,8 @@ def test_user_rules_file_infers_into_its_own_graph(people):
 def test_derivation_records_link_rule_premises_and_conclusion(people):
     apply_rules(people, DATA / "rules_family.rules")
     q = f"""SELECT ?name ?ps ?po WHERE {{ GRAPH {sparql_term(DERIVATION_GRAPH)} {{
-        ?d a {sparql_term(KGQA.Derivation)} ; {sparql_term(KGQA.rule)} ?r ; {sparql_term(KGQA.conclusion)} ?c ;
-           {sparql_term(KGQA.premise)} ?prem .
-        ?c {sparql_term(RDF.predicate)} {sparql_term(relation_iri("born_in_country"))} .
+        ?d a {sparql_term(KGQA.Derivation)} ; {sparql_term(KGQA.rule)} ?r ; {sparql_term(KGQA.premise)} ?prem ;
+           {sparql_term(RDF.predicate)} {sparql_term(relation_iri("born_in_country"))} .
         ?r {sparql_term(RDFS.label)} ?name .
         ?prem {sparql_term(RDF.subject)} ?ps ; {sparql_term(RDF.object)} ?po }} }}"""
     rows = {(str(r["name"]), people.label(r["ps"]), people.label(r["po"])) for r in people.query(q)}

@@ -235,8 +235,8 @@ def _node(kg, triple, labels, depth, budget, seen) -> ProofTree:
         tree.sources = kg.sources(s, p, o)
         return tree
     rows = list(kg.query(f"""SELECT ?d ?name ?text WHERE {{ GRAPH {sparql_term(DERIVATION_GRAPH)} {{
-            ?t {sparql_term(RDF.subject)} {ts} ; {sparql_term(RDF.predicate)} {tp} ; {sparql_term(RDF.object)} {to} .
-            ?d {sparql_term(KGQA.conclusion)} ?t ; {sparql_term(KGQA.rule)} ?r .
+            ?d {sparql_term(RDF.subject)} {ts} ; {sparql_term(RDF.predicate)} {tp} ; {sparql_term(RDF.object)} {to} ;
+               {sparql_term(KGQA.rule)} ?r .
             OPTIONAL {{ ?r {sparql_term(RDFS.label)} ?name }} OPTIONAL {{ ?r {sparql_term(RDFS.comment)} ?text }} }} }}
             LIMIT 1"""))
     if not rows:
