@@ -1,0 +1,317 @@
+"""Rule engine benchmark: RDFS and OWL RL closure on generated graphs, against owlrl and reasonable.
+
+    nice -n 10 .venv/bin/python bench/rules.py --sizes 20000 100000 --timeout 600
+
+For each size, a random ontology + instance graph is generated with a fixed seed (class and
+property hierarchies, domains and ranges, inverse / symmetric / transitive properties, equivalent
+classes and properties, small owl:sameAs groups, some literals). Each profile (``rdfs``,
+``owl-rl``) is computed by
+
+* kgqa (``reasoning.rules.evaluate`` on the triples as the store hands them over; then
+  ``apply_rules`` end to end on an in-memory store: read, closure, write conclusions + derivations),
+* owlrl (``DeductiveClosure(RDFS_Semantics | OWLRL_Semantics).expand`` on an rdflib Graph, in a
+  child process killed after ``--timeout`` seconds),
+* reasonable (Rust OWL 2 RL, ``PyReasoner.from_graph`` + ``reason``; OWL RL only, so it is timed
+  for both rows but compared on the ``owl-rl`` row only).
+
+The entailments are CHECKED: the inferred triples of each engine (its output minus the input) are
+compared on the fragment all compute. Left out of the comparison, as documented differences: triples
+about the RDF/RDFS/OWL/XSD vocabulary itself or concluding a vocabulary class (axiomatic triples,
+``x rdf:type rdfs:Resource``, ``p rdf:type rdf:Property``, ``C rdfs:subClassOf owl:Thing``, datatype
+triples), reflexive ``sameAs`` / ``subClassOf`` / ``subPropertyOf`` / ``equivalentClass`` /
+``equivalentProperty`` triples (the other engines state them for every class/property/resource; kgqa
+does not materialise eq-ref, scm-cls, scm-op, rdfs6, rdfs10), triples with a literal subject, and
+triples whose predicate is an OWL/RDF(S) term outside kgqa's subset. The numbers of triples each
+side has alone in the compared fragment are printed, with an example; "same" means equal sets.
+
+Prints a table; never asserts.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+EX = "http://bench.kgqa.dev/"
+W3C = ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", "http://www.w3.org/2000/01/rdf-schema#",
+       "http://www.w3.org/2002/07/owl#", "http://www.w3.org/2001/XMLSchema#")
+
+
+def generate_graph(n_triples: int, seed: int = 7) -> list:
+    """About ``n_triples`` asserted triples (rdflib terms): an ontology and instances using it."""
+    from rdflib import OWL, RDF, RDFS, Literal, URIRef
+
+    rng = random.Random(seed)
+
+    def C(i):
+        return URIRef(f"{EX}class/C{i}")
+
+    def P(i):
+        return URIRef(f"{EX}prop/p{i}")
+
+    def E(i):
+        return URIRef(f"{EX}ent/e{i}")
+
+    out = []
+    n_classes = max(40, n_triples // 250)
+    for i in range(1, n_classes):  # a random class tree, 10% of classes with a second parent
+        out.append((C(i), RDFS.subClassOf, C(rng.randrange(0, i))))
+        if rng.random() < 0.1 and i > 2:
+            out.append((C(i), RDFS.subClassOf, C(rng.randrange(0, i))))
+    for i in range(0, n_classes - 1, 37):
+        out.append((C(i), OWL.equivalentClass, URIRef(f"{EX}class/Alt{i}")))
+    plain, trans, symm, inv = list(range(0, 28)), [28, 29, 30], [31, 32, 33], [(34, 35), (36, 37), (38, 39)]
+    for i in plain[1:]:
+        if rng.random() < 0.5:
+            out.append((P(i), RDFS.subPropertyOf, P(rng.randrange(0, i))))
+        if rng.random() < 0.5:
+            out.append((P(i), RDFS.domain, C(rng.randrange(0, n_classes))))
+        if rng.random() < 0.5:
+            out.append((P(i), RDFS.range, C(rng.randrange(0, n_classes))))
+    out += [(P(i), RDF.type, OWL.TransitiveProperty) for i in trans]
+    out += [(P(i), RDF.type, OWL.SymmetricProperty) for i in symm]
+    out += [(P(a), OWL.inverseOf, P(b)) for a, b in inv]
+    out.append((P(3), OWL.equivalentProperty, URIRef(f"{EX}prop/alias3")))
+    n_ent = max(100, n_triples // 8)
+    for e in range(n_ent):
+        out.append((E(e), RDF.type, C(rng.randrange(0, n_classes))))
+        if rng.random() < 0.3:
+            out.append((E(e), RDFS.label, Literal(f"entity {e}")))
+    for e in range(0, n_ent, 150):  # sameAs groups of 2 or 3
+        out.append((E(e), OWL.sameAs, URIRef(f"{EX}alias/a{e}")))
+        if rng.random() < 0.3:
+            out.append((URIRef(f"{EX}alias/a{e}"), OWL.sameAs, URIRef(f"{EX}alias/b{e}")))
+    seen = set(out)
+    while len(out) < n_triples:
+        r = rng.random()
+        if r < 0.08:  # transitive edges inside groups of 12 entities: chains, bounded closure
+            g = rng.randrange(0, n_ent // 12) * 12
+            a = g + rng.randrange(0, 11)
+            t = (E(a), P(rng.choice(trans)), E(a + 1 + rng.randrange(0, min(2, 11 - (a - g)))))
+        elif r < 0.15:
+            t = (E(rng.randrange(n_ent)), P(rng.choice(symm)), E(rng.randrange(n_ent)))
+        elif r < 0.25:
+            t = (E(rng.randrange(n_ent)), P(rng.choice([x for pair in inv for x in pair])), E(rng.randrange(n_ent)))
+        else:
+            t = (E(rng.randrange(n_ent)), P(rng.choice(plain)), E(rng.randrange(n_ent)))
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+    return out
+
+
+# ---------------------------------------------------------------------- comparison
+_KEEP_W3C_PREDICATES = {
+    "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>", "<http://www.w3.org/2000/01/rdf-schema#subClassOf>",
+    "<http://www.w3.org/2000/01/rdf-schema#subPropertyOf>", "<http://www.w3.org/2000/01/rdf-schema#domain>",
+    "<http://www.w3.org/2000/01/rdf-schema#range>", "<http://www.w3.org/2002/07/owl#sameAs>",
+    "<http://www.w3.org/2002/07/owl#equivalentClass>", "<http://www.w3.org/2002/07/owl#equivalentProperty>",
+    "<http://www.w3.org/2002/07/owl#inverseOf>", "<http://www.w3.org/2000/01/rdf-schema#label>",
+}
+_REFLEXIVE = {"<http://www.w3.org/2002/07/owl#sameAs>", "<http://www.w3.org/2000/01/rdf-schema#subClassOf>",
+              "<http://www.w3.org/2000/01/rdf-schema#subPropertyOf>", "<http://www.w3.org/2002/07/owl#equivalentClass>",
+              "<http://www.w3.org/2002/07/owl#equivalentProperty>"}
+
+
+def _w3c(term: str) -> bool:
+    return term.startswith("<") and term[1:].startswith(W3C)
+
+
+def comparable(triples) -> set:
+    """The part of a set of inferred N-Triples triples that every engine is expected to compute."""
+    out = set()
+    for s, p, o in triples:
+        if s[0] == '"' or _w3c(s) or _w3c(o):
+            continue
+        if _w3c(p) and p not in _KEEP_W3C_PREDICATES:
+            continue
+        if s == o and p in _REFLEXIVE:
+            continue
+        out.add((s, p, o))
+    return out
+
+
+def as_nt(triples) -> set:
+    from reasoning.rules.engine import nt
+
+    return {(nt(s), nt(p), nt(o)) for s, p, o in triples}
+
+
+def agreement(ours: set, theirs: set) -> str:
+    if ours == theirs:
+        return "same"
+    only_ours, only_theirs = ours - theirs, theirs - ours
+    text = f"kgqa-only {len(only_ours)}, other-only {len(only_theirs)}"
+    example = next(iter(sorted(only_ours or only_theirs)))
+    return text + f" (e.g. {' '.join(x.replace(EX, 'ex:') for x in example)})"
+
+
+# ---------------------------------------------------------------------- engines
+def run_kgqa(triples, profile: str):
+    from reasoning.rules import OWL_RL_RULES, RDFS_RULES, evaluate
+    from reasoning.rules.engine import nt
+
+    rules = OWL_RL_RULES if profile == "owl-rl" else RDFS_RULES
+    facts = [(nt(s), nt(p), nt(o)) for s, p, o in triples]  # the form the store dump gives
+    t = time.perf_counter()
+    closure = evaluate(facts, rules)
+    seconds = time.perf_counter() - t
+    return seconds, set(closure.inferred()), closure
+
+
+def run_kgqa_store(triples, profile: str):
+    import pyoxigraph as ox
+
+    from kg import KnowledgeGraph
+    from kg.terms import to_ox
+    from reasoning.rules import apply_rules
+
+    with KnowledgeGraph.open("memory") as kg:
+        kg.store.extend([ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples])
+        report = apply_rules(kg, rdfs=profile == "rdfs", owl_rl=profile == "owl-rl")
+        quads = sum(1 for _ in kg.store.quads(None)) - len(triples)
+    return report, quads
+
+
+def run_reasonable(triples):
+    import rdflib
+    import reasonable
+
+    g = rdflib.Graph()
+    for t in triples:
+        g.add(t)
+    r = reasonable.PyReasoner()
+    t0 = time.perf_counter()
+    r.from_graph(g)
+    t1 = time.perf_counter()
+    out = r.reason()
+    t2 = time.perf_counter()
+    inferred = as_nt(out) - as_nt(triples)
+    return t2 - t1, t2 - t0, inferred
+
+
+def owlrl_child(size: int, seed: int, profile: str, out: str) -> None:
+    """Runs in a child process: owlrl closure of the generated graph, inferred triples to ``out``."""
+    import owlrl
+    import rdflib
+
+    triples = generate_graph(size, seed)
+    g = rdflib.Graph()
+    for t in triples:
+        g.add(t)
+    before = set(g)
+    semantics = owlrl.OWLRL_Semantics if profile == "owl-rl" else owlrl.RDFS_Semantics
+    t = time.perf_counter()
+    owlrl.DeductiveClosure(semantics).expand(g)
+    seconds = time.perf_counter() - t
+    new = rdflib.Graph()
+    for tr in g:
+        # literal subjects (generalised RDF) are left out of the comparison and are not N-Triples
+        if tr not in before and not isinstance(tr[0], rdflib.Literal):
+            new.add(tr)
+    new.serialize(out, format="nt", encoding="utf-8")
+    Path(out + ".seconds").write_text(str(seconds))
+
+
+def run_owlrl(size: int, seed: int, profile: str, timeout: float):
+    import pyoxigraph as ox
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "owlrl.nt")
+        cmd = [sys.executable, __file__, "--owlrl-child", str(size), str(seed), profile, out]
+        try:
+            subprocess.run(cmd, timeout=timeout, check=True, stdout=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return None, None
+        except subprocess.CalledProcessError as err:
+            print(f"owlrl failed: {err}", file=sys.stderr)
+            return None, None
+        seconds = float(Path(out + ".seconds").read_text())
+        inferred = {(str(t.subject), str(t.predicate), str(t.object))
+                    for t in ox.parse(path=out, format=ox.RdfFormat.N_TRIPLES)}
+        return seconds, inferred
+
+
+# ---------------------------------------------------------------------- main
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[20000, 100000])
+    ap.add_argument("--profiles", nargs="+", default=["rdfs", "owl-rl"], choices=["rdfs", "owl-rl"])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds before owlrl is stopped")
+    ap.add_argument("--skip-owlrl", action="store_true")
+    ap.add_argument("--skip-store", action="store_true", help="skip the end-to-end run on a store")
+    ap.add_argument("--owlrl-child", nargs=4, metavar=("SIZE", "SEED", "PROFILE", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.owlrl_child:
+        size, seed, profile, out = args.owlrl_child
+        owlrl_child(int(size), int(seed), profile, out)
+        return
+
+    rows = []
+    for size in args.sizes:
+        triples = generate_graph(size, args.seed)
+        reasonable_result = None
+        for profile in args.profiles:
+            ours_s, ours_inf, closure = run_kgqa(triples, profile)
+            ours_cmp = comparable(ours_inf)
+            row = {"size": len(triples), "profile": profile, "kgqa": ours_s, "inferred": len(ours_inf),
+                   "rounds": closure.iterations, "compared": len(ours_cmp)}
+            del closure
+            if not args.skip_store:
+                report, quads = run_kgqa_store(triples, profile)
+                row["store"] = report.seconds
+                row["store_detail"] = (f"read {report.seconds_load:.1f} + closure {report.seconds_closure:.1f} "
+                                       f"+ write {report.seconds_write:.1f} s, {quads:,} quads")
+            if reasonable_result is None:
+                reasonable_result = run_reasonable(triples)
+            r_reason, r_total, r_inf = reasonable_result
+            row["reasonable"] = r_reason
+            row["reasonable_total"] = r_total
+            row["vs_reasonable"] = agreement(ours_cmp, comparable(r_inf)) if profile == "owl-rl" else "n/a (OWL RL only)"
+            if args.skip_owlrl:
+                row["owlrl"], row["vs_owlrl"] = None, "skipped"
+            else:
+                o_s, o_inf = run_owlrl(size, args.seed, profile, args.timeout)
+                row["owlrl"] = o_s
+                row["vs_owlrl"] = agreement(ours_cmp, comparable(o_inf)) if o_inf is not None else f">{args.timeout:.0f} s"
+            rows.append(row)
+            print_row(row, args.timeout)
+    print()
+    print_table(rows, args.timeout)
+
+
+def _fmt(s, timeout):
+    return f">{timeout:.0f}" if s is None else f"{s:.2f}"
+
+
+def print_row(row, timeout) -> None:
+    print(f"# {row['size']:,} triples {row['profile']}: kgqa {row['kgqa']:.2f} s "
+          f"({row['inferred']:,} inferred, {row['rounds']} rounds), reasonable {row['reasonable']:.2f} s, "
+          f"owlrl {_fmt(row['owlrl'], timeout)} s; store: {row.get('store_detail', '-')}", flush=True)
+    print(f"#   vs owlrl: {row['vs_owlrl']}; vs reasonable: {row['vs_reasonable']}", flush=True)
+
+
+def print_table(rows, timeout) -> None:
+    head = ("| triples | profile | inferred (compared) | kgqa closure s | kgqa in store s | reasonable s "
+            "| owlrl s | × owlrl | ÷ reasonable | same as owlrl | same as reasonable |")
+    print(head)
+    print("|---" * (head.count("|") - 1) + "|")
+    for r in rows:
+        x_owlrl = (f"{r['owlrl'] / r['kgqa']:.0f}×" if r["owlrl"] is not None
+                   else f">{timeout / r['kgqa']:.0f}×")
+        print(f"| {r['size']:,} | {r['profile']} | {r['inferred']:,} ({r['compared']:,}) | {r['kgqa']:.2f} | "
+              f"{r.get('store', float('nan')):.2f} | {r['reasonable']:.2f} | {_fmt(r['owlrl'], timeout)} | "
+              f"{x_owlrl} | {r['kgqa'] / r['reasonable']:.2f} | {r['vs_owlrl']} | {r['vs_reasonable']} |")
+
+
+if __name__ == "__main__":
+    main()
