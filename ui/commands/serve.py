@@ -1,0 +1,49 @@
+"""``kgqa serve``: the SPARQL 1.1 endpoint (and, once the chat UI lands, the UI) over one store."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import typer
+
+
+def serve(
+    store: Optional[str] = typer.Option(None, "--store", help="Store folder or SPARQL endpoint URL "
+                                        "(default: $KGQA_STORE or ./kgqa-store)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes the server to the network."),
+    port: int = typer.Option(7860, "--port", help="TCP port."),
+    update_token: Optional[str] = typer.Option(
+        None, "--update-token", envvar="KGQA_UPDATE_TOKEN", show_envvar=True,
+        help="Accept SPARQL updates that carry 'Authorization: Bearer TOKEN'; without it updates are refused."),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.001, help="Seconds before a query is stopped (503)."),
+    max_rows: int = typer.Option(100_000, "--max-rows", min=1, help="Row cap per query result (413 above it)."),
+):
+    """Serve the store over HTTP: SPARQL 1.1 Protocol at /sparql, /health, /api/stats, OpenAPI docs at /docs."""
+    import uvicorn
+
+    from kg import KnowledgeGraph
+    from kg.errors import KGQAError
+    from ui.cli import default_store, fail
+    from ui.http import build_app
+
+    location = store or default_store()
+    try:
+        kg = KnowledgeGraph.open(location, create=False)
+    except KGQAError as err:
+        fail(err)
+    try:
+        app = build_app(kg, update_token=update_token, timeout=timeout, max_rows=max_rows)
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        typer.echo(f"kgqa: serving {location} at {url}/sparql (docs: {url}/docs); "
+                   f"updates {'need the bearer token' if update_token else 'are disabled'}; Ctrl+C stops")
+        try:
+            uvicorn.run(app, host=host, port=port, log_level=os.environ.get("KGQA_LOG_LEVEL", "warning"))
+        except OSError as err:  # port in use, address not available
+            fail(KGQAError(f"cannot listen on {host}:{port}: {err.strerror or err}; choose another --port",
+                           code="E-LISTEN"))
+    finally:
+        kg.close()
+
+
+def register(groups) -> None:
+    groups["app"].command()(serve)
