@@ -148,10 +148,16 @@ def as_nt(triples) -> set:
 def agreement(ours: set, theirs: set) -> str:
     if ours == theirs:
         return "same"
+    from collections import Counter
+
+    def by_predicate(triples) -> str:
+        counts = Counter(p.rsplit("#", 1)[-1].rsplit("/", 1)[-1].rstrip(">") for _, p, _ in triples)
+        return ", ".join(f"{n} {p}" for p, n in counts.most_common(4))
+
     only_ours, only_theirs = ours - theirs, theirs - ours
-    text = f"kgqa-only {len(only_ours)}, other-only {len(only_theirs)}"
+    text = f"kgqa-only {len(only_ours)} [{by_predicate(only_ours)}], other-only {len(only_theirs)} [{by_predicate(only_theirs)}]"
     example = next(iter(sorted(only_ours or only_theirs)))
-    return text + f" (e.g. {' '.join(x.replace(EX, 'ex:') for x in example)})"
+    return text + f"; e.g. {' '.join(x.replace(EX, 'ex:') for x in example)}"
 
 
 # ---------------------------------------------------------------------- engines
@@ -306,11 +312,17 @@ def print_table(rows, timeout) -> None:
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
     for r in rows:
-        x_owlrl = (f"{r['owlrl'] / r['kgqa']:.0f}×" if r["owlrl"] is not None
-                   else f">{timeout / r['kgqa']:.0f}×")
-        print(f"| {r['size']:,} | {r['profile']} | {r['inferred']:,} ({r['compared']:,}) | {r['kgqa']:.2f} | "
-              f"{r.get('store', float('nan')):.2f} | {r['reasonable']:.2f} | {_fmt(r['owlrl'], timeout)} | "
-              f"{x_owlrl} | {r['kgqa'] / r['reasonable']:.2f} | {r['vs_owlrl']} | {r['vs_reasonable']} |")
+        if r["vs_owlrl"] == "skipped":
+            x_owlrl, owlrl_s = "-", "-"
+        elif r["owlrl"] is not None:
+            x_owlrl, owlrl_s = f"{r['owlrl'] / r['kgqa']:.0f}×", f"{r['owlrl']:.2f}"
+        else:
+            x_owlrl, owlrl_s = f">{timeout / r['kgqa']:.0f}×", f">{timeout:.0f}"
+        store = f"{r['store']:.2f}" if "store" in r else "-"
+        cells = [f"{r['size']:,}", r["profile"], f"{r['inferred']:,} ({r['compared']:,})", f"{r['kgqa']:.2f}",
+                 store, f"{r['reasonable']:.2f}", owlrl_s, x_owlrl, f"{r['kgqa'] / r['reasonable']:.2f}",
+                 r["vs_owlrl"], r["vs_reasonable"]]
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

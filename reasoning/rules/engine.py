@@ -143,7 +143,13 @@ def _is_var(t) -> bool:
 
 
 class _Compiler:
-    """Writes one Python function per (rule, delta atom); see the module docstring."""
+    """Writes one Python function per (rule, delta atom); see the module docstring.
+
+    Planning first fixes the order of the atoms (delta atom first, then greedily the atom with the
+    most bound positions). Generation then knows which variables later steps need: a loop whose
+    variables nothing later needs only has to find one witness, so it stops after its first match
+    (``rdfs2`` needs one fact per subject, not every fact).
+    """
 
     def __init__(self, terms: TermTable):
         self.terms = terms
@@ -152,10 +158,60 @@ class _Compiler:
     def const(self, term) -> int:
         return self.terms.encode(nt(term))
 
-    def compile(self, rule: Rule, ri: int, j: int):
+    @staticmethod
+    def _score(a: Atom, bound: set) -> int:
+        sb, pb, ob = ((not _is_var(t)) or t.name in bound for t in a)
+        if sb and pb and ob:
+            return 100
+        if pb and (sb or ob):
+            return 50
+        if sb or ob:
+            return 30
+        return 10 if pb else 0
+
+    def plan(self, rule: Rule, j: int) -> list[tuple[str, Atom]]:
+        """Steps ``("delta", atom)``, ``("delta_p", atom)``, ``("delta_so", atom)`` or ``("full", atom)``."""
+        delta = rule.body[j]
+        rest = [a for i, a in enumerate(rule.body) if i != j]
+        bound: set = set()
+        steps: list[tuple[str, Atom]] = []
+        pending_so = False
+        if _is_var(delta.predicate):
+            steps.append(("delta_p", delta))
+            bound.add(delta.predicate.name)
+            pending_so = True
+        else:
+            steps.append(("delta", delta))
+            bound |= delta.variables()
+        while rest or pending_so:
+            best = max(rest, key=lambda a: self._score(a, bound), default=None)
+            if pending_so and (best is None or self._score(best, bound) < 40):
+                steps.append(("delta_so", delta))
+                bound |= delta.variables()
+                pending_so = False
+                continue
+            rest.remove(best)
+            steps.append(("full", best))
+            bound |= best.variables()
+        return steps
+
+    def compile(self, rule: Rule, ri: int, j: int) -> list[str]:
+        steps = self.plan(rule, j)
+        head_vars = set().union(*(h.variables() for h in rule.head))
+        # needed_after[i]: variables read by steps after i or by the head
+        needed_after = []
+        acc = set(head_vars)
+        for kind, atom in reversed(steps):
+            needed_after.append(set(acc))
+            acc |= atom.variables() if kind != "delta_p" else {atom.predicate.name}
+        needed_after.reverse()
+
         lines: list[str] = []
         names: dict[str, str] = {}
         counter = [0]
+        bound: set[str] = set()
+        depth = [1]
+        witness_loops: list[int] = []  # body depths of loops that may stop at their first match
 
         def local(v: Var) -> str:
             if v.name not in names:
@@ -165,8 +221,6 @@ class _Compiler:
         def tmp() -> str:
             counter[0] += 1
             return f"t{counter[0]}"
-
-        bound: set[str] = set()
 
         def expr(t) -> str | None:
             """Code for a term's value if it is known here, else None."""
@@ -181,115 +235,104 @@ class _Compiler:
                 return f"SP_{c}", f"OP_{c}"
             return f"SP.get({local(p)}, EMPTY_D)", f"OP.get({local(p)}, EMPTY_D)"
 
-        depth = [1]
-
         def emit(line: str) -> None:
             lines.append("    " * depth[0] + line)
 
-        def open_(line: str) -> None:
-            emit(line)
-            depth[0] += 1
-
-        def targets(positions) -> tuple[list[str], list[str]]:
+        def targets(positions) -> tuple[list[str], list[str], set]:
             """Loop target names for terms about to be bound; equality checks for repeats/constants."""
-            outs, checks = [], []
+            outs, checks, newly = [], [], set()
             for t in positions:
                 e = expr(t)
                 if e is None:
-                    name = local(t)
                     bound.add(t.name)
-                    outs.append(name)
+                    newly.add(t.name)
+                    outs.append(local(t))
                 else:
                     name = tmp()
                     outs.append(name)
                     checks.append(f"{name} == {e}")
-            return outs, checks
+            return outs, checks, newly
 
-        def guard(checks: list[str]) -> None:
+        def loop(header: str, checks: list[str], newly: set, needed: set) -> None:
+            """``for ...:`` plus its guard; marks it a witness loop when nothing later needs its variables."""
+            emit(header)
+            depth[0] += 1
             if checks:
-                open_("if " + " and ".join(checks) + ":")
+                emit("if " + " and ".join(checks) + ":")
+                depth[0] += 1
+            if not (newly & needed):
+                witness_loops.append(depth[0])
 
-        def full_atom(a: Atom) -> None:
+        def full_atom(a: Atom, needed: set) -> None:
             s, p, o = a
             se, pe, oe = expr(s), expr(p), expr(o)
+            vs = s.name if _is_var(s) else None
+            vo = o.name if _is_var(o) else None
             if pe is not None:
                 sp, op = pred_dicts(p)
                 if se is not None and oe is not None:
-                    open_(f"if {oe} in {sp}.get({se}, EMPTY):")
+                    emit(f"if {oe} in {sp}.get({se}, EMPTY):")
+                    depth[0] += 1
                 elif se is not None:
-                    (ov,), chk = targets([o])
-                    open_(f"for {ov} in {sp}.get({se}, EMPTY):")
-                    guard(chk)
+                    (ov,), chk, new = targets([o])
+                    loop(f"for {ov} in {sp}.get({se}, EMPTY):", chk, new, needed)
                 elif oe is not None:
-                    (sv,), chk = targets([s])
-                    open_(f"for {sv} in {op}.get({oe}, EMPTY):")
-                    guard(chk)
+                    (sv,), chk, new = targets([s])
+                    loop(f"for {sv} in {op}.get({oe}, EMPTY):", chk, new, needed)
+                elif vs not in needed and vo in needed:
+                    # only the object matters: walk objects, one subject each
+                    d = tmp()
+                    (ov,), chk1, new1 = targets([o])
+                    loop(f"for {ov}, {d} in {op}.items():", chk1, new1, needed | {vs})
+                    (sv,), chk2, new2 = targets([s])
+                    loop(f"for {sv} in {d}:", chk2, new2, needed)
                 else:
                     d = tmp()
-                    (sv,), chk1 = targets([s])
-                    open_(f"for {sv}, {d} in {sp}.items():")
-                    (ov,), chk2 = targets([o])
-                    open_(f"for {ov} in {d}:")
-                    guard(chk1 + chk2)
+                    (sv,), chk1, new1 = targets([s])
+                    loop(f"for {sv}, {d} in {sp}.items():", chk1, new1, needed | {vo})
+                    (ov,), chk2, new2 = targets([o])
+                    loop(f"for {ov} in {d}:", chk2, new2, needed)
             elif se is not None:
                 # a subject with any predicate: scanning the (few) predicates beats a subject index
                 d = tmp()
-                (pv,), chk1 = targets([p])
-                open_(f"for {pv}, {d} in SP.items():")
-                (ov,), chk2 = targets([o])
-                open_(f"for {ov} in {d}.get({se}, EMPTY):")
-                guard(chk1 + chk2)
+                (pv,), chk1, new1 = targets([p])
+                loop(f"for {pv}, {d} in SP.items():", chk1, new1, needed | a.variables())
+                (ov,), chk2, new2 = targets([o])
+                loop(f"for {ov} in {d}.get({se}, EMPTY):", chk2, new2 | new1, needed)
             elif oe is not None:
                 d = tmp()
-                (pv,), chk1 = targets([p])
-                open_(f"for {pv}, {d} in OP.items():")
-                (sv,), chk2 = targets([s])
-                open_(f"for {sv} in {d}.get({oe}, EMPTY):")
-                guard(chk1 + chk2)
+                (pv,), chk1, new1 = targets([p])
+                loop(f"for {pv}, {d} in OP.items():", chk1, new1, needed | a.variables())
+                (sv,), chk2, new2 = targets([s])
+                loop(f"for {sv} in {d}.get({oe}, EMPTY):", chk2, new2 | new1, needed)
             else:
                 d1, d2 = tmp(), tmp()
-                (pv,), chk1 = targets([p])
-                open_(f"for {pv}, {d1} in SP.items():")
-                (sv,), chk2 = targets([s])
-                open_(f"for {sv}, {d2} in {d1}.items():")
-                (ov,), chk3 = targets([o])
-                open_(f"for {ov} in {d2}:")
-                guard(chk1 + chk2 + chk3)
+                (pv,), chk1, new1 = targets([p])
+                loop(f"for {pv}, {d1} in SP.items():", chk1, new1, needed | a.variables())
+                (sv,), chk2, new2 = targets([s])
+                loop(f"for {sv}, {d2} in {d1}.items():", chk2, new2, needed | a.variables())
+                (ov,), chk3, new3 = targets([o])
+                loop(f"for {ov} in {d2}:", chk3, new3 | new2 | new1, needed)
 
-        def score(a: Atom) -> int:
-            sb, pb, ob = (expr(t) is not None for t in a)
-            if sb and pb and ob:
-                return 100
-            if pb and (sb or ob):
-                return 50
-            if sb or ob:
-                return 30
-            return 10 if pb else 0
-
-        delta = rule.body[j]
-        rest = [a for i, a in enumerate(rule.body) if i != j]
         pairs = None
-        if _is_var(delta.predicate):
-            pairs = tmp()
-            (pv,), chk = targets([delta.predicate])
-            open_(f"for {pv}, {pairs} in DP.items():")
-            guard(chk)
-        else:
-            c = self.const(delta.predicate)
-            (sv, ov), chk = targets([delta.subject, delta.object])
-            open_(f"for {sv}, {ov} in DP.get({c}, EMPTY):")
-            guard(chk)
-        while rest or pairs is not None:
-            best = max(rest, key=score, default=None)
-            if pairs is not None and (best is None or score(best) < 40):
-                (sv, ov), chk = targets([delta.subject, delta.object])
-                open_(f"for {sv}, {ov} in {pairs}:")
-                guard(chk)
-                pairs = None
-                continue
-            rest.remove(best)
-            full_atom(best)
+        for i, (kind, atom) in enumerate(steps):
+            needed = needed_after[i]
+            if kind == "delta_p":
+                pairs = tmp()
+                (pv,), chk, new = targets([atom.predicate])
+                loop(f"for {pv}, {pairs} in DP.items():", chk, new, needed | atom.variables())
+            elif kind == "delta_so":
+                (sv, ov), chk, new = targets([atom.subject, atom.object])
+                loop(f"for {sv}, {ov} in {pairs}:", chk, new, needed)
+            elif kind == "delta":
+                c = self.const(atom.predicate)
+                (sv, ov), chk, new = targets([atom.subject, atom.object])
+                loop(f"for {sv}, {ov} in DP.get({c}, EMPTY):", chk, new, needed)
+            else:
+                full_atom(atom, needed)
+
         premises = "(" + ", ".join("(" + ", ".join(expr(t) for t in a) + ")" for a in rule.body) + ",)"
+        base = depth[0]
         for h in rule.head:
             se, pe, oe = (expr(t) for t in h)
             checks = []
@@ -301,11 +344,16 @@ class _Compiler:
             else:
                 sp, _ = pred_dicts(h.predicate)
                 checks.append(f"{oe} not in {sp}.get({se}, EMPTY)")
-            open_("if " + " and ".join(checks) + ":")
+            depth[0] = base
+            emit("if " + " and ".join(checks) + ":")
+            depth[0] += 1
             emit(f"t = ({se}, {pe}, {oe})")
-            open_("if t not in new:")
+            emit("if t not in new:")
+            depth[0] += 1
             emit(f"new[t] = ({ri}, {premises})")
-            depth[0] -= 2
+        # close witness loops innermost first: the break ends the loop after its first full match
+        for d in sorted(witness_loops, reverse=True):
+            lines.append("    " * d + "break")
         return lines
 
     def function(self, rule: Rule, ri: int, j: int, fn_name: str) -> str:
