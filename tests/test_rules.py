@@ -101,6 +101,14 @@ def test_sameas_replaces_objects_and_predicates():
     assert {("x", "knows", "b"), ("x", "meets", "a"), ("x", "meets", "b")} <= got
 
 
+def test_construct_rule_with_a_variable_predicate_evaluates():
+    rules = parse_rules(f"""@prefix ex: <{EX}> .
+        lift: CONSTRUCT {{ ?x ?general ?y }} WHERE {{ ?specific ex:specialises ?general . ?x ?specific ?y }}""")
+    got = inferred([(ex("mother"), ex("specialises"), ex("parent")), (ex("eve"), ex("mother"), ex("cain")),
+                    (ex("eve"), ex("knows"), ex("adam"))], rules)
+    assert got == {("eve", "parent", "cain")}
+
+
 def test_range_never_types_a_literal():
     got = inferred([(ex("age"), RDFS.range, ex("Number")), (ex("ann"), ex("age"), Literal(41))], RDFS_RULES)
     assert got == set()

@@ -20,7 +20,11 @@ from reasoning.rules.engine import Closure, RuleLimitError, evaluate
 from reasoning.rules.explain import FactNotFoundError, ProofTree, explain
 from reasoning.rules.model import Atom, Rule, Var
 from reasoning.rules.parser import RuleSyntaxError, load_rules, parse_rules
+from reasoning.rules.reasoner import RulesReasoner, rule_name
+from reasoning.resolver import register_reasoner
+
+register_reasoner("rules", RulesReasoner)
 
 __all__ = ["apply_rules", "explain", "load_rules", "parse_rules", "evaluate", "collect_rules",
            "RulesReport", "ProofTree", "Closure", "Rule", "Atom", "Var", "RDFS_RULES", "OWL_RL_RULES",
-           "RuleSyntaxError", "RuleLimitError", "FactNotFoundError"]
+           "RuleSyntaxError", "RuleLimitError", "FactNotFoundError", "RulesReasoner", "rule_name"]

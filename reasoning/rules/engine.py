@@ -2,12 +2,13 @@
 
 Terms are numbered once (IRIs and blank nodes > 0, literals < 0, so "is this a literal" is one
 comparison). Facts live in dictionaries of sets indexed by predicate (``SP[p][s] -> {o}`` and
-``OP[p][o] -> {s}``, plus subject and object indexes when a rule needs them). Each rule is compiled
-once per body atom into a small Python function of nested loops — the atom that reads the facts
-new in the last round first, then the other atoms in the order that binds the most variables — so
-one round of one rule is a handful of dictionary look-ups per new fact. Each conclusion keeps the
-first derivation found (rule and premise triples); since a round only reads facts of earlier
-rounds, following derivations always ends at asserted facts.
+``OP[p][o] -> {s}``). Each rule is compiled once per body atom into a small Python function of
+nested loops: the atom that reads the facts new in the last round first, then the other atoms in
+the order that binds the most variables, and a loop whose variables nothing later needs stops at
+its first match. One round of one rule is then a handful of dictionary look-ups per new fact.
+Each conclusion keeps the first derivation found (rule and premise triples); since a round only
+reads facts of earlier rounds, following derivations always ends at asserted facts, and the
+first derivation is one of the shallowest.
 
 >>> from rdflib import URIRef
 >>> from reasoning.rules.model import Atom, Rule, Var
