@@ -249,8 +249,10 @@ def _worker_init(settings: PipelineSettings) -> None:
         torch.set_num_threads(1)
 
 
-def extract_batch(batch: list[tuple[str, str]], settings: PipelineSettings) -> dict:
+def extract_batch(batch: list[tuple[str, str]], settings: PipelineSettings, torch_threads: int | None = None) -> dict:
     """Extract a batch of ``(doc_id, text)`` with this process's pipeline (what workers run).
+
+    ``torch_threads`` caps the threads the transformer uses here (one per worker: workers = cores).
 
     Returns ``{"results": [(doc_id, facts, entities, relations) | (doc_id, None, error, None)],
     "extract_seconds": float}`` (or ``{"fatal": message}`` when the pipeline cannot load); one
@@ -262,6 +264,9 @@ def extract_batch(batch: list[tuple[str, str]], settings: PipelineSettings) -> d
         nlp = _pipeline(settings)
     except Exception as err:  # a bad model/schema/KB: every batch would fail the same way
         return {"fatal": f"{err}" if isinstance(err, KGQAError) else f"{type(err).__name__}: {err}"}
+    torch = sys.modules.get("torch")  # imported by the pipeline if it needs it; never imported here
+    if torch_threads and torch is not None and torch.get_num_threads() != torch_threads:
+        torch.set_num_threads(torch_threads)
     started = time.monotonic()
     results = []
     try:
@@ -284,19 +289,21 @@ def _portable(doc_id: str, ext) -> tuple:
 
 # ---------------------------------------------------------------------- executors
 class _Inline:
-    """Extraction in this process (one worker)."""
+    """Extraction in this process (one worker); ``one_core`` limits torch to one thread meanwhile."""
 
     workers = 1
 
-    def __init__(self, settings):
-        self.settings = settings
+    def __init__(self, settings, one_core: bool = False):
+        self.settings, self.one_core = settings, one_core
+        torch = sys.modules.get("torch")
+        self._saved_threads = torch.get_num_threads() if torch is not None else None
 
     def submit(self, batch):
         from concurrent.futures import Future
 
         future = Future()
         try:
-            future.set_result(extract_batch(batch, self.settings))
+            future.set_result(extract_batch(batch, self.settings, 1 if self.one_core else None))
         except Exception as err:  # delivered to the caller like a worker's error
             future.set_exception(err)
         return future
@@ -305,7 +312,9 @@ class _Inline:
         return set(pending), set()
 
     def close(self, cancel=False):
-        pass
+        torch = sys.modules.get("torch")
+        if self.one_core and torch is not None:  # give the calling process its threads back
+            torch.set_num_threads(self._saved_threads or os.cpu_count() or 1)
 
 
 class _LocalPool:
@@ -322,7 +331,7 @@ class _LocalPool:
 
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_worker_init, initargs=(self.settings,))
-        return self._pool.submit(extract_batch, batch, self.settings)
+        return self._pool.submit(extract_batch, batch, self.settings, 1)
 
     def wait(self, pending):
         from concurrent.futures import wait
@@ -408,7 +417,8 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
     Args:
         paths: files and folders (``.txt``, ``.md``, ``.html``, ``.jsonl``; folders recursively).
         kg: an open :class:`kg.KnowledgeGraph`; only this process writes to it.
-        workers: local worker processes (default ``os.cpu_count()``; 1 extracts in this process).
+        workers: local worker processes (default ``os.cpu_count()``, or 1 for a corpus of at most
+            ``2 * batch_documents`` items; 1 extracts in this process).
         cluster: a Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``;
             workers must have kgqa installed and see the model/schema/KB paths.
         model, schema, kb, light: passed to :func:`nlp.pipeline.load_pipeline` in every worker.
@@ -423,18 +433,24 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
     paths = [str(p) for p in paths]
     settings = PipelineSettings.of(model, schema, kb, light)
     extractor = settings.extractor_id()
+    total = None
     if cluster is not None:
         executor = _DaskCluster(settings, cluster if isinstance(cluster, str) else None,
                                 client=None if isinstance(cluster, str) else cluster)
     else:
-        workers = max(1, int(workers or os.cpu_count() or 1))
-        executor = _Inline(settings) if workers == 1 else _LocalPool(settings, workers)
+        one_core = workers is not None  # --workers 1 means one core; the small-corpus default may use more
+        if workers is None:
+            total = count_items(paths)
+            # starting worker processes (each loads the models) costs more than a small corpus saves
+            workers = 1 if total <= 2 * batch_documents else (os.cpu_count() or 1)
+        workers = max(1, int(workers))
+        executor = _Inline(settings, one_core) if workers == 1 else _LocalPool(settings, workers)
     cluster_name = None if cluster is None else (cluster if isinstance(cluster, str) else "dask client")
     report = BuildReport(store=f"{kg.store.kind}:{kg.location}", paths=paths, workers=executor.workers,
                          cluster=cluster_name, extractor=extractor)
     started = time.monotonic()
     if progress is not None:
-        report.total = count_items(paths)
+        report.total = total if total is not None else count_items(paths)
         progress(report)
     existing = {str(d.iri): d for d in kg.documents()}
     in_flight: dict[str, CorpusDocument] = {}

@@ -92,8 +92,7 @@ def corpus_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str
     for raw in paths:
         root = Path(raw)
         if root.is_dir():
-            for path in _walk(root):
-                yield path, path.relative_to(root).as_posix()
+            yield from _walk(root, root)
         elif root.exists() or root.is_symlink():
             if root.suffix.lower() not in TEXT_SUFFIXES:
                 yield ReadFailure(root.name, str(root), "unsupported",
@@ -105,19 +104,22 @@ def corpus_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str
             yield ReadFailure(root.name, str(root), "missing", f"no such file or folder: {str(root)!r}")
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, folder: Path) -> Iterator[tuple[Path, str] | ReadFailure]:
     try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
-        return  # an unreadable sub-folder: nothing we can list (the root itself was listable)
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as err:
+        rel = folder.relative_to(root).as_posix() + "/"
+        yield ReadFailure(rel, str(folder), "unreadable",
+                          f"cannot list the folder: {err.strerror or err}; check its permissions")
+        return
     for entry in entries:
         if entry.name.startswith("."):
             continue
         path = Path(entry.path)
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(path)
+            yield from _walk(root, path)
         elif Path(entry.name).suffix.lower() in TEXT_SUFFIXES:
-            yield path
+            yield path, path.relative_to(root).as_posix()
 
 
 def count_items(paths: Iterable[str | os.PathLike]) -> int:

@@ -59,6 +59,19 @@ def _encode(texts: list[str], batch_size: int, max_length: int) -> np.ndarray:
 
     tokenizer, model = _model()
     out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+    # short texts gain little from intra-op threads and lose a lot when the cores are shared:
+    # one thread by default (KGQA_ENCODER_THREADS overrides), the caller's setting restored after
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(os.environ.get("KGQA_ENCODER_THREADS", "1"))))
+    try:
+        return _encode_batches(texts, batch_size, max_length, tokenizer, model, out)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _encode_batches(texts, batch_size, max_length, tokenizer, model, out):
+    import torch
+
     # sorting by length keeps padding (wasted compute) small inside each batch
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     with torch.inference_mode():

@@ -1,7 +1,7 @@
 """``kgqa_relation_extractor``: schema relations between the entities of a sentence.
 
 For every pair of mentions in a sentence (names, resolved pronouns and dates, at most
-``max_distance`` tokens apart) whose types fit a schema relation, the component compares the text
+``max_distance`` tokens apart, at most ``max_intervening`` other mentions between them) whose types fit a schema relation, the component compares the text
 that connects them with the relation's phrasings:
 
 * the connecting texts are the words between the two mentions (when short) and the words on the
@@ -22,10 +22,13 @@ with confidence below ``threshold`` (0.5) are dropped. The centre and slope were
 MiniLM similarities of correct and wrong pairs on hand-written sentences (a paraphrase of an alias
 scores 0.65-0.9, unrelated connecting text 0.1-0.5); they are not fitted on a benchmark.
 
-Two patterns that connecting text cannot express are read directly: life dates in parentheses
-after a person ("Marie Curie (7 November 1867 – 4 July 1934)") and occupations stated with a
-copula or apposition ("Curie was a physicist", "Curie, a chemist,") — the latter only when the
-schema has a relation whose object type is ``ROLE``.
+Patterns that connecting text cannot express are read directly: life dates in parentheses after
+a person ("Marie Curie (7 November 1867 – 4 July 1934)"); occupations stated with a copula or
+apposition ("Curie was a physicist", "Curie, a chemist,"), only when the schema has a relation whose
+object type is ``ROLE``; nationality from "X was a Polish physicist" (P27); and "Place, Place"
+("Passy, Paris") as located in (P131), or country (P17) when the second is a country. A located-in
+fact whose object is a country (``nlp/schemas/countries.txt``) is stated as country (P17), the
+Wikidata convention. These pattern facts have fixed confidences (0.7-0.85).
 """
 from __future__ import annotations
 
@@ -59,8 +62,10 @@ def lexical_score(context: str, phrase: str) -> float:
     >>> lexical_score("was born in", "born in"), lexical_score("moved to", "born in")
     (0.92, 0.0)
     """
-    c = [w.lower() for w in _WORD.findall(context)]
-    p = [w.lower() for w in _WORD.findall(phrase)]
+    return _lexical([w.lower() for w in _WORD.findall(context)], [w.lower() for w in _WORD.findall(phrase)])
+
+
+def _lexical(c: list[str], p: list[str]) -> float:
     if not p or len(p) > len(c):
         return 0.0
     for i in range(len(c) - len(p) + 1):
@@ -99,8 +104,9 @@ class RelationExtractor:
 
     def __init__(self, nlp: Language, name: str, *, schema: str | None = None, scorer: str = "minilm",
                  threshold: float = 0.5, max_distance: int = 40, max_between: int = 12,
-                 center: float = 0.65, slope: float = 14.0):
+                 center: float = 0.65, slope: float = 14.0, max_intervening: int = 3):
         ensure_extensions()
+        self.max_intervening = max_intervening
         if scorer not in ("minilm", "lexical"):
             raise ValueError(f"scorer must be 'minilm' or 'lexical', not {scorer!r}")
         self.name = name
@@ -122,6 +128,7 @@ class RelationExtractor:
                         rows.append(len(self._phrases))
                         self._phrases.append(p)
                     self._options.append((ri, direction, rows))
+        self._phrase_words = [[w.lower() for w in _WORD.findall(p)] for p in self._phrases]
         self._alias_matrix: np.ndarray | None = None
         self._role_relation = next((r for r in self.schema if r.object == ("ROLE",)), None)
 
@@ -152,6 +159,8 @@ class RelationExtractor:
                 for b in ms[i + 1:]:
                     if b.start - a.end > self.max_distance:
                         break
+                    if sum(1 for m in ms if a.end <= m.start and m.end <= b.start) > self.max_intervening:
+                        continue
                     if b.start < a.end or (a.cluster is not None and a.cluster == b.cluster):
                         continue
                     if a.kind == "date" and b.kind == "date":
@@ -185,18 +194,21 @@ class RelationExtractor:
         if pairs and self.scorer == "minilm":
             from nlp.encoder import embed
 
-            texts = list(dict.fromkeys(c for p in pairs for c in p[4]))
+            # function-word contexts are scored lexically only, so they are never embedded
+            texts = list(dict.fromkeys(c for p in pairs for c in p[4] if _has_content(c)))
             row = {t: i for i, t in enumerate(texts)}
-            sims = embed(texts) @ self._aliases().T
+            sims = embed(texts, max_length=48) @ self._aliases().T if texts else None
+        ctx_words = {c: [w.lower() for w in _WORD.findall(c)] for p in pairs for c in p[4]}
         for sent, a, b, options, contexts in pairs:
             best = (0.0, None, 0.0)
             for oi in options:
                 ri, direction, rows = self._options[oi]
                 score = 0.0
                 for ctx in contexts:
+                    words = ctx_words[ctx]
                     for r in rows:
-                        lex = lexical_score(ctx, self._phrases[r])
-                        emb = float(sims[row[ctx], r]) if sims is not None and _has_content(ctx) else 0.0
+                        lex = _lexical(words, self._phrase_words[r])
+                        emb = float(sims[row[ctx], r]) if sims is not None and ctx in row else 0.0
                         score = max(score, lex, emb)
                 if score > best[0]:
                     best = (score, oi, options[oi])
@@ -213,7 +225,9 @@ class RelationExtractor:
             rm = self._relation(doc, sent, subj, obj, rel, conf)
             if rm is not None:
                 out.append(rm)
+        out = [self._country_instead(r, clusters) for r in out]
         out.extend(self._life_dates(doc, mentions))
+        out.extend(self._place_pairs(doc, mentions, clusters))
         if self._role_relation is not None:
             out.extend(self._occupations(doc, mentions, clusters))
         doc._.kgqa_relations = _dedupe(out)
@@ -268,12 +282,42 @@ class RelationExtractor:
                                                label=birth.label))
         return out
 
+    def _rel(self, pid: str, name: str):
+        return next((r for r in self.schema if r.pid == pid or r.name == name), None)
+
+    def _country_instead(self, r: RelationMention, clusters) -> RelationMention:
+        located, country = self._rel("P131", "located_in"), self._rel("P17", "country")
+        if (located is None or country is None or r.relation != located.name or r.object is None
+                or not _is_country(clusters[r.object].label)):
+            return r
+        return RelationMention(r.subject, country.name, r.object, r.sent_start, r.sent_end, r.confidence,
+                               r.extractor, label=country.label)
+
+    def _place_pairs(self, doc: Doc, mentions: list[Mention], clusters) -> list[RelationMention]:
+        """"Passy, Paris" / "Kraków, Poland": a place followed by a comma and a place."""
+        located, country = self._rel("P131", "located_in"), self._rel("P17", "country")
+        out = []
+        names = [m for m in mentions if m.kind == "name" and m.cluster is not None]
+        for a, b in zip(names, names[1:]):
+            if b.start != a.end + 1 or doc[a.end].text != "," or a.cluster == b.cluster:
+                continue
+            if self._type(a, clusters) != "LOC" or self._type(b, clusters) != "LOC":
+                continue
+            rel = country if _is_country(clusters[b.cluster].label) else located
+            if rel is None or _is_country(clusters[a.cluster].label):
+                continue
+            sent = doc[a.start].sent
+            out.append(RelationMention(a.cluster, rel.name, b.cluster, sent.start_char, sent.end_char, 0.8,
+                                       self.extractor, label=rel.label))
+        return out
+
     def _occupations(self, doc: Doc, mentions: list[Mention], clusters: list[EntityCluster]) -> list[RelationMention]:
         """"Curie was a physicist and chemist" / "Curie, a chemist," -> occupation (ROLE objects)."""
         if not doc.has_annotation("DEP"):
             return []
         rel = self._role_relation
         out = []
+        token_mention = {i: m for m in mentions if m.cluster is not None for i in range(m.start, m.end)}
         for m in mentions:
             if m.cluster is None or self._type(m, clusters) not in rel.subject:
                 continue
@@ -284,7 +328,15 @@ class RelationExtractor:
             nouns += [c for c in head.children if c.dep_ == "appos" and c.pos_ == "NOUN"]
             nouns += [c for n in list(nouns) for c in n.conjuncts if c.pos_ == "NOUN"]
             sent = doc[m.start].sent
+            citizenship = self._rel("P27", "country_of_citizenship")
             for noun in nouns:
+                # "a Polish physicist": the nationality before the occupation
+                for mod in noun.children:
+                    mm = token_mention.get(mod.i)
+                    if (citizenship is not None and mod.dep_ in ("amod", "compound") and mm is not None
+                            and self._type(mm, clusters) in ("NORP", "LOC") and mm.cluster != m.cluster):
+                        out.append(RelationMention(m.cluster, citizenship.name, mm.cluster, sent.start_char,
+                                                   sent.end_char, 0.7, self.extractor, label=citizenship.label))
                 if noun.ent_type_ or not noun.is_alpha or noun.lemma_.lower() in _NOT_ROLES:
                     continue
                 role = noun.lemma_.lower()
@@ -323,6 +375,25 @@ def _has_content(text: str) -> bool:
     return any(w.lower() not in _FUNCTION_WORDS and not w.isdigit() for w in _WORD.findall(text))
 
 
+_COUNTRIES: set[str] | None = None
+
+
+def _is_country(label: str) -> bool:
+    """Whether a label names a country (list in nlp/schemas/countries.txt)."""
+    global _COUNTRIES
+    if _COUNTRIES is None:
+        from pathlib import Path
+
+        from nlp.linking import normalise
+
+        path = Path(__file__).resolve().parent.parent / "schemas" / "countries.txt"
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        _COUNTRIES = {normalise(x) for x in lines if x.strip() and not x.startswith("#")}
+    from nlp.linking import normalise
+
+    return normalise(label) in _COUNTRIES
+
+
 _NOT_ROLES = {"one", "part", "member", "man", "woman", "person", "people", "child", "son", "daughter", "wife",
               "husband", "name", "kind", "type", "example", "number", "lot", "way", "thing", "time", "year"}
 
@@ -340,8 +411,11 @@ def _dedupe(relations: list[RelationMention]) -> list[RelationMention]:
 @Language.factory("kgqa_relation_extractor", assigns=["doc._.kgqa_relations"],
                   requires=["doc._.kgqa_mentions", "doc._.kgqa_entities"],
                   default_config={"schema": None, "scorer": "minilm", "threshold": 0.5, "max_distance": 40,
-                                  "max_between": 12, "center": 0.65, "slope": 14.0})
+                                  "max_between": 12, "center": 0.65, "slope": 14.0,
+                                  "max_intervening": 3})
 def make_relation_extractor(nlp: Language, name: str, schema: str | None, scorer: str, threshold: float,
-                            max_distance: int, max_between: int, center: float, slope: float) -> RelationExtractor:
+                            max_distance: int, max_between: int, center: float, slope: float,
+                            max_intervening: int) -> RelationExtractor:
     return RelationExtractor(nlp, name, schema=schema, scorer=scorer, threshold=threshold,
-                             max_distance=max_distance, max_between=max_between, center=center, slope=slope)
+                             max_distance=max_distance, max_between=max_between, center=center, slope=slope,
+                             max_intervening=max_intervening)
