@@ -175,3 +175,20 @@ def test_markdown_and_html_helpers():
         "Note: see x and a map\n\nFirst item Second"
     assert html_to_text("<p>One<p>Two</p><br/>Three &eacute;") == "One\n\nTwo\n\nThree é"
     assert html_to_text("<div><span aria-hidden=\"true\">x</span>Shown</div><img hidden src=a>After") == "Shown\n\nAfter"
+
+
+def test_unlistable_folder_is_a_reason(tmp_path, monkeypatch):
+    (tmp_path / "ok.txt").write_text("Readable.")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "x.txt").write_text("Hidden behind permissions.")
+    real_scandir = os.scandir
+
+    def guarded_scandir(path):  # root may list anything, so deny like the OS would
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", guarded_scandir)
+    docs, fails = read([tmp_path])
+    assert list(docs) == ["ok.txt"]
+    assert fails["locked/"].code == "unreadable" and "Permission denied" in fails["locked/"].reason

@@ -16,7 +16,7 @@ def build(
     paths: List[Path] = typer.Argument(..., help="Files or folders (.txt, .md, .html, .jsonl; folders recursively)."),
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1,
-                                          help="Local worker processes (default: all cores)."),
+                                          help="Local worker processes (default: all cores; one for 32 documents or fewer)."),
     cluster: Optional[str] = typer.Option(None, "--cluster", help="Dask scheduler address, e.g. tcp://host:8786."),
     model: Optional[Path] = typer.Option(None, "--model", help="A model folder from `kgqa train relations`."),
     schema: Optional[Path] = typer.Option(None, "--schema", help="Relation schema file (default: the built-in one)."),
