@@ -43,16 +43,20 @@ _GRAPH_FORMATS = {
 class Row:
     """One SELECT solution: ``row["name"]``, ``row[0]``, ``row.name`` or ``row.asdict()`` (rdflib terms)."""
 
-    __slots__ = ("_solution", "_vars")
+    __slots__ = ("_solution", "_vars", "_index")
 
-    def __init__(self, solution, variables: tuple[str, ...]):
+    def __init__(self, solution, variables: tuple[str, ...], index: dict[str, int] | None = None):
         self._solution = solution
         self._vars = variables
+        # pyoxigraph looks a value up by position much faster than by name, so names map to positions
+        self._index = index if index is not None else {v: i for i, v in enumerate(variables)}
 
     def __getitem__(self, key):
         if isinstance(key, int):
-            key = self._vars[key]
-        return to_rdflib(self._solution[key])
+            self._vars[key]  # IndexError for a position out of range, as before
+            return to_rdflib(self._solution[key % len(self._vars)])
+        i = self._index.get(key)
+        return to_rdflib(self._solution[key if i is None else i])
 
     def __getattr__(self, name):
         if name.startswith("_") or name not in self._vars:
@@ -60,7 +64,7 @@ class Row:
         return self[name]
 
     def __iter__(self):
-        return (self[v] for v in self._vars)
+        return map(to_rdflib, self._solution)
 
     def __len__(self):
         return len(self._vars)
@@ -71,12 +75,7 @@ class Row:
 
     def asdict(self) -> dict:
         """Bound variables only, like rdflib's ``ResultRow.asdict()``."""
-        out = {}
-        for v in self._vars:
-            value = self[v]
-            if value is not None:
-                out[v] = value
-        return out
+        return {v: value for v, value in zip(self._vars, map(to_rdflib, self._solution)) if value is not None}
 
     def __repr__(self):
         return f"Row({self.asdict()!r})"
@@ -149,7 +148,8 @@ class QueryResult:
             return iter(())
         if self.type == "SELECT":
             vs = self.vars
-            return (Row(s, vs) for s in self.raw())
+            index = {v: i for i, v in enumerate(vs)}
+            return (Row(s, vs, index) for s in self.raw())
         return ((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)) for t in self.raw())
 
     def rows(self) -> list:

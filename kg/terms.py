@@ -16,24 +16,51 @@ _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 _RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 
+_NAMED_NODE, _LITERAL = ox.NamedNode, ox.Literal
+_new_str = str.__new__
+# Converting a literal builds an rdflib Literal (lexical parsing included): the costly part of reading
+# rows. Short literals repeat a lot (numbers, dates, labels), so conversions are memoised, boundedly.
+_LITERALS: dict = {}
+_LITERALS_MAX = 65_536
+_LITERAL_CACHE_CHARS = 256
+
+
 def to_rdflib(term):
     """pyoxigraph term -> rdflib term (``None`` stays ``None``)."""
     if term is None:
         return None
+    kind = type(term)
+    if kind is _NAMED_NODE:
+        # Oxigraph only holds valid IRIs, so rdflib's per-call IRI validation can be skipped
+        return _new_str(URIRef, term.value)
+    if kind is _LITERAL:
+        hit = _LITERALS.get(term)
+        if hit is not None:
+            return hit
+        lit = _literal(term)
+        if len(lit) <= _LITERAL_CACHE_CHARS:
+            if len(_LITERALS) >= _LITERALS_MAX:
+                _LITERALS.clear()
+            _LITERALS[term] = lit
+        return lit
     if isinstance(term, ox.NamedNode):
         return URIRef(term.value)
     if isinstance(term, ox.Literal):
-        if term.language:
-            return Literal(term.value, lang=term.language)
-        dt = term.datatype.value
-        if dt == _XSD_STRING:
-            return Literal(term.value)
-        return Literal(term.value, datatype=URIRef(dt))
+        return _literal(term)
     if isinstance(term, ox.BlankNode):
         return BNode(term.value)
     if isinstance(term, ox.DefaultGraph):
         return None
     return URIRef(str(term))  # RDF-star triples: rare, shown as their text
+
+
+def _literal(term) -> Literal:
+    if term.language:
+        return Literal(term.value, lang=term.language)
+    dt = term.datatype.value
+    if dt == _XSD_STRING:
+        return Literal(term.value)
+    return Literal(term.value, datatype=URIRef(dt))
 
 
 def to_ox(term):
