@@ -375,3 +375,52 @@ def test_serve_help_and_missing_store(tmp_path):
         assert option in r.output
     r = runner.invoke(app, ["serve", "--store", str(tmp_path / "nowhere")])
     assert r.exit_code != 0 and "E-STORE-MISSING" in r.output
+
+
+def test_kgqa_serve_runs_the_endpoint(tmp_path):
+    """`kgqa serve` as a user starts it: SPARQLWrapper gets JSON and CSV; KGQA_UPDATE_TOKEN enables updates."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from SPARQLWrapper import CSV, JSON
+
+    from kg import KnowledgeGraph
+
+    with KnowledgeGraph.open(tmp_path / "store") as graph:
+        graph.import_file(DATA / "http_scientists.ttl")
+    port = free_port()
+    exe = Path(sys.executable).parent / "kgqa"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from ui.cli import main; main()"]
+    env = dict(os.environ, KGQA_UPDATE_TOKEN=TOKEN)
+    proc = subprocess.Popen(cmd + ["serve", "--store", str(tmp_path / "store"), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "kgqa serve did not start"
+            time.sleep(0.2)
+        q = PREFIX + "SELECT ?name WHERE { ?p ex:bornIn ex:warsaw ; rdfs:label ?name }"
+        assert _wrapper(base + "/sparql", q, JSON).convert()["results"]["bindings"][0]["name"]["value"] == "Marie Curie"
+        assert _wrapper(base + "/sparql", q, CSV).convert().decode().splitlines() == ["name", "Marie Curie"]
+        upd = {"update": f"INSERT DATA {{ <{EX}x> <{EX}y> <{EX}z> }}"}
+        assert httpx.post(base + "/sparql", data=upd).status_code == 401
+        assert httpx.post(base + "/sparql", data=upd, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 204
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out = proc.communicate(timeout=20)[0].decode()
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out = proc.communicate()[0].decode()
+    assert f"http://127.0.0.1:{port}/sparql" in out and "bearer token" in out
+    with KnowledgeGraph.open(tmp_path / "store") as graph:  # the server let go of the store and kept the update
+        assert bool(graph.query(f"ASK {{ <{EX}x> <{EX}y> <{EX}z> }}"))
