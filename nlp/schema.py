@@ -11,7 +11,9 @@ A schema is a JSON file::
         "object": ["LOC"],                 # allowed object types; "DATE" makes the object a date literal
         "aliases": ["was born in", "native of"],      # phrasings that read subject ... object
         "inverse_aliases": ["birthplace of"],         # phrasings that read object ... subject
-        "symmetric": false}                # optional: the relation holds both ways (spouse, sibling)
+        "symmetric": false,                # optional: the relation holds both ways (spouse, sibling)
+        "inverse_of": null}                # optional: name of a relation this one inverts; every fact
+                                           # of that relation also yields this one, reversed
      ]}
 
 Entity types are coarse: ``PERSON ORG LOC NORP WORK EVENT DATE MISC ROLE``; spaCy's NER labels map
@@ -75,6 +77,7 @@ class RelationType:
     inverse_aliases: tuple[str, ...] = ()
     pid: str | None = None
     symmetric: bool = False
+    inverse_of: str | None = None
 
     def allows(self, subject_type: str, object_type: str) -> bool:
         """Whether a (subject type, object type) pair fits this relation."""
@@ -141,9 +144,12 @@ def parse_schema(data: dict, *, path: str | None = None) -> RelationSchema:
         if not aliases and not inverse:
             aliases = (label,)
         out.append(RelationType(name, label, types["subject"], types["object"], aliases, inverse,
-                                r.get("pid"), bool(r.get("symmetric", False))))
+                                r.get("pid"), bool(r.get("symmetric", False)), r.get("inverse_of") or None))
     if not out:
         raise SchemaError(f"{where}: the schema has no relations")
+    for r in out:
+        if r.inverse_of is not None and r.inverse_of not in seen:
+            raise SchemaError(f"{where}: relation {r.name!r} is the inverse of unknown relation {r.inverse_of!r}")
     return RelationSchema(str(data.get("name") or Path(where).stem), out, path)
 
 

@@ -28,7 +28,9 @@ apposition ("Curie was a physicist", "Curie, a chemist,"), only when the schema 
 object type is ``ROLE``; nationality from "X was a Polish physicist" (P27); and "Place, Place"
 ("Passy, Paris") as located in (P131), or country (P17) when the second is a country. A located-in
 fact whose object is a country (``nlp/schemas/countries.txt``) is stated as country (P17), the
-Wikidata convention. These pattern facts have fixed confidences (0.7-0.85).
+Wikidata convention. These pattern facts have fixed confidences (0.7-0.85). Finally, within the
+document, X located in Y and Y in country Z gives X country Z (see
+``_countries_by_containment``), and relations declared ``inverse_of`` another are added reversed.
 """
 from __future__ import annotations
 
@@ -230,8 +232,56 @@ class RelationExtractor:
         out.extend(self._place_pairs(doc, mentions, clusters))
         if self._role_relation is not None:
             out.extend(self._occupations(doc, mentions, clusters))
+        out.extend(self._countries_by_containment(out, clusters))
+        out.extend(self._inverses(out))
         doc._.kgqa_relations = _dedupe(out)
         return doc
+
+    def _inverses(self, relations: list[RelationMention]) -> list[RelationMention]:
+        """Each fact of a relation that another one inverts (``inverse_of``) also gives that one, reversed."""
+        inverse = {r.inverse_of: r for r in self.schema if r.inverse_of}
+        return [RelationMention(r.object, inverse[r.relation].name, r.subject, r.sent_start, r.sent_end, r.confidence,
+                                r.extractor, label=inverse[r.relation].label)
+                for r in relations if r.relation in inverse and r.object is not None and not r.open]
+
+    def _countries_by_containment(self, relations: list[RelationMention], clusters) -> list[RelationMention]:
+        """Document-level: X located in Y, Y in country Z (up to three hops) -> X country Z.
+
+        The derived fact cites the sentence of its first hop; its confidence is the product of the
+        hops' confidences times 0.9.
+        """
+        located, country = self._rel("P131", "located_in"), self._rel("P17", "country")
+        if located is None or country is None:
+            return []
+        up: dict[int, list[RelationMention]] = {}
+        for r in relations:
+            if r.relation in (located.name, country.name, getattr(self._rel("P159", "headquarters_location"), "name", None)) \
+                    and r.object is not None and not r.open:
+                up.setdefault(r.subject, []).append(r)
+        have = {(r.subject, r.object) for r in relations if r.relation == country.name}
+        out = []
+        for start, first_hops in up.items():
+            if _is_country(clusters[start].label):
+                continue
+            frontier = [(h, h.confidence) for h in first_hops]
+            seen = {start}
+            for depth in range(3):
+                nxt = []
+                for hop, conf in frontier:
+                    target = hop.object
+                    if target in seen:
+                        continue
+                    seen.add(target)
+                    if _is_country(clusters[target].label):
+                        if depth > 0 and (start, target) not in have:
+                            first = next(h for h in first_hops)
+                            out.append(RelationMention(start, country.name, target, first.sent_start, first.sent_end,
+                                                       round(conf * 0.9, 4), self.extractor, label=country.label))
+                            have.add((start, target))
+                        continue
+                    nxt.extend((h, conf * h.confidence) for h in up.get(target, []))
+                frontier = nxt
+        return out
 
     @staticmethod
     def _type(m: Mention, clusters) -> str:
