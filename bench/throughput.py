@@ -94,6 +94,18 @@ def kgqa_build(corpus: Path, workers: int, work: Path, light: bool) -> dict:
     return out
 
 
+def same_facts(store_a: Path, store_b: Path) -> bool:
+    """Whether two stores hold the same quads (build times aside): 1 worker and 2 workers must agree."""
+    from kg import KnowledgeGraph
+    from kg.namespaces import KGQA
+
+    def quads(path):
+        with KnowledgeGraph.open(path, create=False) as kg:
+            return {str(q) for q in kg.store.quads(None) if q.predicate.value != str(KGQA.addedAt)}
+
+    return quads(store_a) == quads(store_b)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
@@ -122,6 +134,7 @@ def main(argv=None) -> None:
         one = kgqa_build(corpus, 1, work, args.light)
         two = kgqa_build(corpus, 2, work, args.light)
         load_after = os.getloadavg()[0]
+        same_graph = same_facts(work / "store-1", work / "store-2")
 
     rows = [
         ("bare spaCy nlp.pipe (1 process)", bare["words"], bare["seconds"], bare["words_per_second"], None),
@@ -144,12 +157,13 @@ def main(argv=None) -> None:
     print(f"CPU time (all processes, model loading included for the builds): bare {bare['cpu_seconds']:.1f} s, "
           f"build 1 worker {one['cpu_seconds']:.1f} s, 2 workers {two['cpu_seconds']:.1f} s; words per CPU-second "
           f"build/bare: {one['words_per_cpu_second'] / bare['words_per_cpu_second']:.2f}")
+    print(f"1-worker and 2-worker stores hold identical quads: {'yes' if same_graph else 'NO'}")
     print(f"warm-up (process start + model load): 1 worker {one['warmup_seconds']:.1f} s, "
           f"2 workers {two['warmup_seconds']:.1f} s; failed documents: {one['failed']} / {two['failed']}")
     if args.json:
         args.json.write_text(json.dumps({"corpus": name, "bare": bare, "workers_1": one, "workers_2": two,
                                          "ratio": ratio, "ratio_steady": ratio_steady, "speedup": speedup,
-                                         "speedup_steady": speedup_steady,
+                                         "speedup_steady": speedup_steady, "same_graph": same_graph,
                                          "load_average": [load_before, load_after]}, indent=2))
 
 

@@ -42,6 +42,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -240,6 +241,7 @@ def _worker_init(settings: PipelineSettings) -> None:
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    warnings.simplefilter("once")  # a warning a component raises per document is shown once per worker
     try:
         _pipeline(settings)
     except Exception:  # reported by the first batch (extract_batch), where the parent can see it
@@ -249,10 +251,11 @@ def _worker_init(settings: PipelineSettings) -> None:
         torch.set_num_threads(1)
 
 
-def extract_batch(batch: list[tuple[str, str]], settings: PipelineSettings, torch_threads: int | None = None) -> dict:
+def extract_batch(batch: list[tuple[str, str]], settings: PipelineSettings) -> dict:
     """Extract a batch of ``(doc_id, text)`` with this process's pipeline (what workers run).
 
-    ``torch_threads`` caps the threads the transformer uses here (one per worker: workers = cores).
+    The transformer runs on one thread everywhere: a worker is a core, and matrix products summed
+    in the same order give the same scores in every process, so every mode builds the same graph.
 
     Returns ``{"results": [(doc_id, facts, entities, relations) | (doc_id, None, error, None)],
     "extract_seconds": float}`` (or ``{"fatal": message}`` when the pipeline cannot load); one
@@ -265,8 +268,8 @@ def extract_batch(batch: list[tuple[str, str]], settings: PipelineSettings, torc
     except Exception as err:  # a bad model/schema/KB: every batch would fail the same way
         return {"fatal": f"{err}" if isinstance(err, KGQAError) else f"{type(err).__name__}: {err}"}
     torch = sys.modules.get("torch")  # imported by the pipeline if it needs it; never imported here
-    if torch_threads and torch is not None and torch.get_num_threads() != torch_threads:
-        torch.set_num_threads(torch_threads)
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
     started = time.monotonic()
     results = []
     try:
@@ -289,12 +292,12 @@ def _portable(doc_id: str, ext) -> tuple:
 
 # ---------------------------------------------------------------------- executors
 class _Inline:
-    """Extraction in this process (one worker); ``one_core`` limits torch to one thread meanwhile."""
+    """Extraction in this process (one worker); torch's thread count is restored when it is done."""
 
     workers = 1
 
-    def __init__(self, settings, one_core: bool = False):
-        self.settings, self.one_core = settings, one_core
+    def __init__(self, settings):
+        self.settings = settings
         torch = sys.modules.get("torch")
         self._saved_threads = torch.get_num_threads() if torch is not None else None
 
@@ -303,7 +306,7 @@ class _Inline:
 
         future = Future()
         try:
-            future.set_result(extract_batch(batch, self.settings, 1 if self.one_core else None))
+            future.set_result(extract_batch(batch, self.settings))
         except Exception as err:  # delivered to the caller like a worker's error
             future.set_exception(err)
         return future
@@ -313,8 +316,8 @@ class _Inline:
 
     def close(self, cancel=False):
         torch = sys.modules.get("torch")
-        if self.one_core and torch is not None:  # give the calling process its threads back
-            torch.set_num_threads(self._saved_threads or os.cpu_count() or 1)
+        if torch is not None:  # give the calling process its threads back
+            torch.set_num_threads(self._saved_threads or min(2, os.cpu_count() or 1))
 
 
 class _LocalPool:
@@ -331,7 +334,7 @@ class _LocalPool:
 
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_worker_init, initargs=(self.settings,))
-        return self._pool.submit(extract_batch, batch, self.settings, 1)
+        return self._pool.submit(extract_batch, batch, self.settings)
 
     def wait(self, pending):
         from concurrent.futures import wait
@@ -438,13 +441,12 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
         executor = _DaskCluster(settings, cluster if isinstance(cluster, str) else None,
                                 client=None if isinstance(cluster, str) else cluster)
     else:
-        one_core = workers is not None  # --workers 1 means one core; the small-corpus default may use more
         if workers is None:
             total = count_items(paths)
             # starting worker processes (each loads the models) costs more than a small corpus saves
             workers = 1 if total <= 2 * batch_documents else (os.cpu_count() or 1)
         workers = max(1, int(workers))
-        executor = _Inline(settings, one_core) if workers == 1 else _LocalPool(settings, workers)
+        executor = _Inline(settings) if workers == 1 else _LocalPool(settings, workers)
     cluster_name = None if cluster is None else (cluster if isinstance(cluster, str) else "dask client")
     report = BuildReport(store=f"{kg.store.kind}:{kg.location}", paths=paths, workers=executor.workers,
                          cluster=cluster_name, extractor=extractor)
