@@ -150,6 +150,7 @@ class QueryWorkers:
 
     def __init__(self, n: int = 4, *, stack_size: int = 256 * 1024 * 1024):
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.closed = False
         previous = threading.stack_size()
         try:
             threading.stack_size(stack_size)
@@ -179,6 +180,7 @@ class QueryWorkers:
                 fut.set_exception(err)
 
     def shutdown(self) -> None:
+        self.closed = True
         for _ in self._threads:
             self._jobs.put(None)
 
@@ -253,6 +255,9 @@ def check_query_shape(text: str, *, max_tokens: int = 100_000, max_depth: int = 
         if m.lastgroup == "skip":
             continue
         tokens += 1
+        if tokens > max_tokens:
+            raise QueryError(f"the query has more than {max_tokens:,} tokens, more than this server accepts; "
+                             "split it into smaller queries", code="E-QUERY-COMPLEX")
         if m.lastgroup == "open":
             depth += 1
             if depth > deepest:
@@ -262,9 +267,6 @@ def check_query_shape(text: str, *, max_tokens: int = 100_000, max_depth: int = 
                                      code="E-QUERY-COMPLEX")
         elif m.lastgroup == "close":
             depth -= 1
-    if tokens > max_tokens:
-        raise QueryError(f"the query has {tokens:,} tokens, more than the {max_tokens:,} this server accepts; "
-                         "split it into smaller queries", code="E-QUERY-COMPLEX")
 
 
 # ---------------------------------------------------------------------- content negotiation
@@ -331,7 +333,17 @@ def negotiate(kind: str, accept: str | None, formats: list[str] = ()) -> tuple[s
 
 
 # ---------------------------------------------------------------------- the work done on a worker
+def _check_text(kind: str, text: str, settings: EndpointSettings) -> None:
+    """Cheap refusals before the parser sees the text (run on a worker: a 1 MB text takes a moment)."""
+    if not text.strip():
+        raise ProtocolError(400, "E-QUERY", f"the {kind} is empty")
+    if "\x00" in text:
+        raise ProtocolError(400, "E-QUERY", f"the {kind} contains a NUL character")
+    check_query_shape(text, max_tokens=settings.max_query_tokens, max_depth=settings.max_query_depth)
+
+
 def _answer_query(kg, text: str, accept: str | None, formats: list[str], settings: EndpointSettings):
+    _check_text("query", text, settings)
     result = kg.query(text, timeout=settings.timeout, max_rows=settings.max_rows)
     media, key = negotiate(result.type, accept, formats)
     return media, result.serialize(key)
@@ -340,7 +352,8 @@ def _answer_query(kg, text: str, accept: str | None, formats: list[str], setting
 _write_lock = threading.Lock()
 
 
-def _apply_update(kg, text: str) -> None:
+def _apply_update(kg, text: str, settings: EndpointSettings) -> None:
+    _check_text("update", text, settings)
     with _write_lock:  # one writer at a time keeps concurrent updates from interleaving
         kg.update(text)
 
@@ -440,14 +453,6 @@ async def _parse_request(request: Request, settings: EndpointSettings) -> tuple[
     return ("query", query, params) if query is not None else ("update", update, params)
 
 
-def _check_text(kind: str, text: str, settings: EndpointSettings) -> None:
-    if not text.strip():
-        raise ProtocolError(400, "E-QUERY", f"the {kind} is empty")
-    if "\x00" in text:
-        raise ProtocolError(400, "E-QUERY", f"the {kind} contains a NUL character")
-    check_query_shape(text, max_tokens=settings.max_query_tokens, max_depth=settings.max_query_depth)
-
-
 def _check_update_auth(request: Request, settings: EndpointSettings) -> None:
     if not settings.update_token:
         raise ProtocolError(403, "E-UPDATE-DISABLED",
@@ -491,6 +496,8 @@ def create_app(kg, *, update_token: str | None = None, timeout: float = 30.0, ma
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if app.state.workers.closed:  # the same app served again (tests, reloads)
+            app.state.workers = QueryWorkers(settings.workers)
         yield
         app.state.workers.shutdown()
 
@@ -512,10 +519,9 @@ def create_app(kg, *, update_token: str | None = None, timeout: float = 30.0, ma
                     raise ProtocolError(400, "E-PROTOCOL",
                                         f"the {name!r} parameter is not supported; name graphs in the query "
                                         "with FROM / FROM NAMED (updates: USING / WITH) instead")
-            _check_text(kind, text, settings)
             if kind == "update":
                 _check_update_auth(request, settings)
-                await run_in_worker(app, _apply_update, kg, text)
+                await run_in_worker(app, _apply_update, kg, text, settings)
                 return Response(status_code=204)
             formats = [v for name in ("format", "output", "results") for v in params.get(name, []) if v]
             media, body = await run_in_worker(
