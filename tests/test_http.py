@@ -278,6 +278,8 @@ def test_slow_query_times_out_and_server_stays_responsive(servers):
     ("deep parens", {"params": {"query": "ASK { FILTER(" + "(" * 300 + "1" + ")" * 300 + ") }"}}, 400),
     ("two queries", {"params": [("query", "ASK {}"), ("query", "ASK {}")]}, 400),
     ("dataset param", {"params": {"query": "ASK {}", "default-graph-uri": "http://example.org/g"}}, 400),
+    ("federated query", {"params": {"query": "SELECT * { SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } }"}}, 400),
+    ("silent federated query", {"params": {"query": "select * { service silent <http://10.0.0.1/q> {} }"}}, 400),
     ("bad percent-encoding", {"url_suffix": "?query=ASK%20%7B%FF%FE%7D"}, 400),
 ])
 def test_bad_get_requests_get_clear_errors(strict, servers, name, request_kwargs, status):

@@ -44,6 +44,9 @@ same bounded pool of worker threads the SPARQL endpoint uses) so the event loop 
 * updates: **403** when the server has no update token, **401** when the request lacks
   ``Authorization: Bearer <token>`` or carries a wrong one, **204** when applied. Updates are not
   cut off by the timeout (a half-applied write is worse than a slow one); they run one at a time;
+* ``SERVICE`` (federated query) is refused with 400 ``E-SERVICE-DISABLED`` unless the app is
+  created with ``allow_service=True``: Oxigraph would fetch any URL a client names. ``LOAD`` in an
+  update (which also fetches) needs the update token like every update;
 * no acceptable result format: **406**; an unsupported request content type: **415**;
   ``default-graph-uri``/``named-graph-uri`` (and the ``using-`` variants) are refused with 400: use
   ``FROM``/``FROM NAMED`` (or ``USING``) in the query text instead.
@@ -122,6 +125,8 @@ class EndpointSettings:
     max_query_bytes: int = 1_000_000
     max_query_tokens: int = 100_000
     max_query_depth: int = 200
+    #: SERVICE makes the server fetch any URL a client names (server-side request forgery): off by default
+    allow_service: bool = False
     workers: int = 4
     #: grace the outer guard gives the in-engine deadline before it answers 503 itself
     guard_grace: float = 1.0
@@ -241,8 +246,10 @@ _TOKEN = re.compile(
 )
 
 
-def check_query_shape(text: str, *, max_tokens: int = 100_000, max_depth: int = 200) -> None:
-    """Refuse query text whose size or nesting could exhaust the parser (QueryError ``E-QUERY-COMPLEX``).
+def check_query_shape(text: str, *, max_tokens: int = 100_000, max_depth: int = 200,
+                      allow_service: bool = True) -> None:
+    """Refuse query text whose size or nesting could exhaust the parser (QueryError ``E-QUERY-COMPLEX``),
+    and, unless ``allow_service``, federated ``SERVICE`` calls (``E-SERVICE-DISABLED``).
 
     >>> check_query_shape("SELECT * WHERE { ?s ?p ?o }")
     >>> check_query_shape("ASK {" + "{" * 300 + "}" * 301)
@@ -267,6 +274,9 @@ def check_query_shape(text: str, *, max_tokens: int = 100_000, max_depth: int = 
                                      code="E-QUERY-COMPLEX")
         elif m.lastgroup == "close":
             depth -= 1
+        elif not allow_service and m.group().upper() == "SERVICE":
+            raise QueryError("federated queries (SERVICE) are disabled on this server; query the other "
+                             "endpoint yourself", code="E-SERVICE-DISABLED")
 
 
 # ---------------------------------------------------------------------- content negotiation
@@ -339,7 +349,8 @@ def _check_text(kind: str, text: str, settings: EndpointSettings) -> None:
         raise ProtocolError(400, "E-QUERY", f"the {kind} is empty")
     if "\x00" in text:
         raise ProtocolError(400, "E-QUERY", f"the {kind} contains a NUL character")
-    check_query_shape(text, max_tokens=settings.max_query_tokens, max_depth=settings.max_query_depth)
+    check_query_shape(text, max_tokens=settings.max_query_tokens, max_depth=settings.max_query_depth,
+                      allow_service=settings.allow_service)
 
 
 def _answer_query(kg, text: str, accept: str | None, formats: list[str], settings: EndpointSettings):
