@@ -16,15 +16,18 @@ How conclusions are kept (plain RDF, any SPARQL store can hold it):
       <https://kgqa.dev/triple/H1> rdf:subject S1 ; rdf:predicate P1 ; rdf:object O1 .
       <https://kgqa.dev/rule/born-in-country> rdfs:label "born-in-country" ; rdfs:comment "<the rule>" .
 
-  ``H`` is a hash of the triple's N-Triples text, so an asserted triple has one node however many
-  derivations use it. Following ``kgqa:premise`` from a derivation walks its proof tree and always
-  ends at asserted facts (a fact is only derived from facts found in earlier rounds).
-  (``kgqa:conclusion`` is not written: the derivation node *is* its conclusion, which keeps the
-  records at 5 + premises triples per conclusion.)
+  A triple node is named by a hash of the triple's N-Triples text, so an asserted triple has one
+  node however many derivations use it; a derivation node by a hash of its conclusion, rule and
+  premise nodes, so a node already in the store is already right. Following ``kgqa:premise`` from
+  a derivation walks its proof tree and always ends at asserted facts (a fact is only derived from
+  facts found in earlier rounds). ``kgqa:conclusion`` is not written: the derivation node *is* its
+  conclusion, which keeps the records at 5 + premises triples per conclusion. The graph node
+  ``<https://kgqa.dev/graph/derivations>`` itself carries a ``kgqa:contentHash`` of the records.
 
 Every run computes the whole closure from the asserted facts and then brings both graphs to it,
 deleting what no longer follows (a retracted premise takes its conclusions with it, unless they
-have another derivation) and adding what is new; an unchanged graph writes nothing.
+have another derivation) and adding what is new; an unchanged closure writes nothing (its
+fingerprint matches), a changed one touches only the derivation nodes that changed.
 
 >>> from kg import KnowledgeGraph
 >>> from reasoning.rules.parser import parse_rules
@@ -188,54 +191,77 @@ def asserted_triples(kg) -> Iterable[tuple[str, str, str]]:
 
 
 # ---------------------------------------------------------------------- writing
-def _key(s: str, p: str, o: str) -> str:
-    return hashlib.blake2b(f"{s} {p} {o}".encode(), digest_size=12).hexdigest()
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+_A_DERIVATION = f"<{RDF.type}> <{KGQA.Derivation}>"
+_P_RULE, _P_PREMISE = f"<{KGQA.rule}>", f"<{KGQA.premise}>"
+_P_S, _P_P, _P_O = f"<{RDF.subject}>", f"<{RDF.predicate}>", f"<{RDF.object}>"
+
+
+class _Records:
+    """The derivation records of a closure, one node per triple, named by content.
+
+    A derivation node's IRI hashes its conclusion, rule and premise nodes, so a node whose IRI is
+    already in the store is already right: updating the store is a set difference of node IRIs.
+    """
+
+    def __init__(self, closure: Closure):
+        self.closure = closure
+        dec = closure.terms.decode
+        self.rule_nodes = [f"<{RULE_NS}{slug(r.name)}>" for r in closure.rules]
+        self.node: dict = {}  # triple ids -> node IRI text "<...>"
+        derivations = closure.derivations
+        for t, (ri, premises) in derivations.items():  # premises were found in earlier rounds: named already
+            prem_nodes = [self._asserted_node(p) if p not in derivations else self.node[p] for p in premises]
+            text = " ".join((dec(t[0]), dec(t[1]), dec(t[2]), self.rule_nodes[ri], *prem_nodes))
+            self.node[t] = f"<{DERIVATION_NS}{_hash(text)}>"
+
+    def _asserted_node(self, t) -> str:
+        n = self.node.get(t)
+        if n is None:
+            dec = self.closure.terms.decode
+            n = self.node[t] = f"<{TRIPLE_NS}{_hash(f'{dec(t[0])} {dec(t[1])} {dec(t[2])}')}>"
+        return n
+
+    def fingerprint(self) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        for r in self.closure.rules:
+            h.update(str(r).encode())
+        for n in sorted(self.node.values()):
+            h.update(n.encode())
+        return h.hexdigest()
+
+    def rule_lines(self) -> list[str]:
+        out = []
+        for r, node in zip(self.closure.rules, self.rule_nodes):
+            out.append(f"{node} <{RDFS.label}> {nt(Literal(r.name))}")
+            out.append(f"{node} <{RDFS.comment}> {nt(Literal(str(r)))}")
+        return out
+
+    def lines(self, triples) -> tuple[list[str], list[str]]:
+        """Inferred-graph and derivation-graph lines for the nodes of ``triples``."""
+        dec = self.closure.terms.decode
+        derivations = self.closure.derivations
+        inf, der = [], []
+        for t in triples:
+            s, p, o = dec(t[0]), dec(t[1]), dec(t[2])
+            n = self.node[t]
+            der += (f"{n} {_P_S} {s}", f"{n} {_P_P} {p}", f"{n} {_P_O} {o}")
+            if t in derivations:
+                ri, premises = derivations[t]
+                inf.append(f"{s} {p} {o}")
+                der += (f"{n} {_A_DERIVATION}", f"{n} {_P_RULE} {self.rule_nodes[ri]}")
+                der += [f"{n} {_P_PREMISE} {self.node[x]}" for x in dict.fromkeys(premises)]
+        return inf, der
 
 
 def derivation_lines(closure: Closure) -> tuple[list[str], list[str]]:
-    """The N-Triples lines of the inferred graph and of the derivation graph for a closure."""
-    dec = closure.terms.decode
-    derivations = closure.derivations
-    rule_nodes = []
-    lines_der: list[str] = []
-    for r in closure.rules:
-        node = f"<{RULE_NS}{slug(r.name)}>"
-        rule_nodes.append(node)
-        lines_der.append(f"{node} <{RDFS.label}> {nt(Literal(r.name))}")
-        lines_der.append(f"{node} <{RDFS.comment}> {nt(Literal(str(r)))}")
-    lines_inf: list[str] = []
-    a_deriv = f"<{RDF.type}> <{KGQA.Derivation}>"
-    p_rule, p_prem = f"<{KGQA.rule}>", f"<{KGQA.premise}>"
-    p_s, p_p, p_o = f"<{RDF.subject}>", f"<{RDF.predicate}>", f"<{RDF.object}>"
-    nodes: dict = {}
-
-    def node_of(t) -> str:
-        """The derivation node of an inferred triple, the (described once) triple node of an asserted one."""
-        n = nodes.get(t)
-        if n is None:
-            s, p, o = dec(t[0]), dec(t[1]), dec(t[2])
-            key = _key(s, p, o)
-            if t in derivations:
-                n = nodes[t] = f"<{DERIVATION_NS}{key}>"
-            else:
-                n = nodes[t] = f"<{TRIPLE_NS}{key}>"
-                lines_der.append(f"{n} {p_s} {s}")
-                lines_der.append(f"{n} {p_p} {p}")
-                lines_der.append(f"{n} {p_o} {o}")
-        return n
-
-    for t, (ri, premises) in derivations.items():
-        s, p, o = dec(t[0]), dec(t[1]), dec(t[2])
-        lines_inf.append(f"{s} {p} {o}")
-        d = node_of(t)
-        lines_der.append(f"{d} {a_deriv}")
-        lines_der.append(f"{d} {p_s} {s}")
-        lines_der.append(f"{d} {p_p} {p}")
-        lines_der.append(f"{d} {p_o} {o}")
-        lines_der.append(f"{d} {p_rule} {rule_nodes[ri]}")
-        for prem in dict.fromkeys(premises):  # a rule may match one fact twice
-            lines_der.append(f"{d} {p_prem} {node_of(prem)}")
-    return lines_inf, lines_der
+    """All N-Triples lines of the inferred graph and of the derivation graph for a closure."""
+    rec = _Records(closure)
+    inf, der = rec.lines(rec.node)
+    return inf, rec.rule_lines() + der
 
 
 def _add_lines(kg, graph, lines: list[str]) -> None:
@@ -262,29 +288,80 @@ def _delete_lines(kg, graph, lines: list[str]) -> None:
         kg.update(f"DELETE DATA {{ GRAPH {g} {{\n" + " .\n".join(chunk) + " .\n} }")
 
 
-def _sync_graph(kg, graph, new_lines: list[str]) -> tuple[int, int]:
-    """Bring ``graph`` to exactly ``new_lines``; returns (added, removed)."""
-    old = set(_graph_lines(kg, graph))
-    new = set(new_lines)
-    removed = [line for line in old if line not in new]
-    added = [line for line in dict.fromkeys(new_lines) if line not in old]
-    if removed and len(removed) > len(old) // 2:
-        # mostly new: cheaper to drop the graph and write it again
-        kg.update(f"DROP SILENT GRAPH {sparql_term(URIRef(str(graph)))}")
-        _add_lines(kg, graph, list(dict.fromkeys(new_lines)))
-    else:
-        _add_lines(kg, graph, added)
-        _delete_lines(kg, graph, removed)
-    return len(added), len(removed)
+def _delete_nodes(kg, graph, nodes: list[str]) -> None:
+    g = sparql_term(URIRef(str(graph)))
+    for i in range(0, len(nodes), _DELETE_CHUNK):
+        values = " ".join(nodes[i:i + _DELETE_CHUNK])
+        kg.update(f"DELETE {{ GRAPH {g} {{ ?n ?p ?o }} }} WHERE {{ VALUES ?n {{ {values} }} GRAPH {g} {{ ?n ?p ?o }} }}")
+
+
+def _count(kg, query: str) -> int:
+    rows = list(kg.query(query))
+    return int(rows[0]["n"].toPython()) if rows and rows[0]["n"] is not None else 0
+
+
+_FINGERPRINT_NODE = URIRef(str(DERIVATION_GRAPH))
 
 
 def write_closure(kg, closure: Closure) -> tuple[int, int]:
-    """Bring the inferred and derivation graphs to ``closure``; returns (added, retracted) facts."""
-    lines_inf, lines_der = derivation_lines(closure)
-    added, retracted = _sync_graph(kg, INFERRED_GRAPH, lines_inf)
-    _sync_graph(kg, DERIVATION_GRAPH, lines_der)
-    kg.store.flush()
-    return added, retracted
+    """Bring the inferred and derivation graphs to ``closure``; returns (added, retracted) conclusions.
+
+    Unchanged records are not touched: the derivation graph keeps a fingerprint of its content,
+    and a changed closure only deletes the nodes that no longer hold and adds the new ones.
+    """
+    rec = _Records(closure)
+    fingerprint = rec.fingerprint()
+    der, inf = sparql_term(DERIVATION_GRAPH), sparql_term(INFERRED_GRAPH)
+    fp_pred = sparql_term(KGQA.contentHash)
+    rows = list(kg.query(f"SELECT ?h WHERE {{ GRAPH {der} {{ {sparql_term(_FINGERPRINT_NODE)} {fp_pred} ?h }} }}"))
+    old_fp = str(rows[0]["h"]) if rows else None
+    n_inferred = _count(kg, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {inf} {{ ?s ?p ?o }} }}")
+    if old_fp == fingerprint and n_inferred == len(closure):
+        return 0, 0
+    derivations = closure.derivations
+    old_nodes: set = set()
+    if old_fp is not None and n_inferred:
+        q = f"SELECT ?n WHERE {{ GRAPH {der} {{ ?n {sparql_term(RDF.subject)} ?s }} }}"
+        old_nodes = {f"<{r['n']}>" for r in kg.query(q)}
+    new_nodes = set(rec.node.values())
+    stale = [n for n in old_nodes if n not in new_nodes]
+    fresh = [t for t, n in rec.node.items() if n not in old_nodes]
+    if old_fp is None or not old_nodes or len(stale) > len(old_nodes) // 2:
+        # first run, a foreign layout or mostly new: write both graphs from scratch
+        old_inf = set(_graph_lines(kg, INFERRED_GRAPH)) if n_inferred else set()
+        kg.update(f"DROP SILENT GRAPH {der} ; DROP SILENT GRAPH {inf}")
+        lines_inf, lines_der = rec.lines(rec.node)
+        _add_lines(kg, INFERRED_GRAPH, lines_inf)
+        _add_lines(kg, DERIVATION_GRAPH, rec.rule_lines() + lines_der + [
+            f"{sparql_term(_FINGERPRINT_NODE)} {fp_pred} {nt(Literal(fingerprint))}"])
+        new_inf = set(lines_inf)
+        return len(new_inf - old_inf), len(old_inf - new_inf)
+    # conclusions of stale derivations leave the inferred graph unless still derived (differently)
+    ids = closure.terms.ids
+    gone: list[str] = []
+    changed = 0
+    stale_derivations = [n for n in stale if n.startswith(f"<{DERIVATION_NS}")]
+    for i in range(0, len(stale_derivations), _DELETE_CHUNK):
+        values = " ".join(stale_derivations[i:i + _DELETE_CHUNK])
+        q = (f"SELECT ?s ?p ?o WHERE {{ VALUES ?n {{ {values} }} GRAPH {der} {{ ?n {sparql_term(RDF.subject)} ?s ; "
+             f"{sparql_term(RDF.predicate)} ?p ; {sparql_term(RDF.object)} ?o }} }}")
+        for r in kg.query(q):
+            s, p, o = (nt(x) for x in (r["s"], r["p"], r["o"]))
+            t = (ids.get(s), ids.get(p), ids.get(o))
+            if t in derivations:
+                changed += 1
+            else:
+                gone.append(f"{s} {p} {o}")
+    rule_nodes = [f"<{r['r']}>" for r in kg.query(
+        f"SELECT DISTINCT ?r WHERE {{ GRAPH {der} {{ ?r {sparql_term(RDFS.label)} ?l }} }}")]
+    _delete_nodes(kg, DERIVATION_GRAPH, stale + rule_nodes + [sparql_term(_FINGERPRINT_NODE)])
+    _delete_lines(kg, INFERRED_GRAPH, gone)
+    lines_inf, lines_der = rec.lines(fresh)
+    _add_lines(kg, INFERRED_GRAPH, lines_inf)
+    _add_lines(kg, DERIVATION_GRAPH, rec.rule_lines() + lines_der + [
+        f"{sparql_term(_FINGERPRINT_NODE)} {fp_pred} {nt(Literal(fingerprint))}"])
+    added = sum(1 for t in fresh if t in derivations) - changed
+    return added, len(gone)
 
 
 # ---------------------------------------------------------------------- entry point
@@ -306,6 +383,7 @@ def apply_rules(kg, rules=None, *, rdfs: bool = False, owl_rl: bool = False,
     t2 = time.perf_counter()
     _warn_unused_predicates(closure, warnings)
     added, retracted = write_closure(kg, closure)
+    kg.store.flush()
     t3 = time.perf_counter()
     return RulesReport(len(rules), closure.asserted, len(closure), closure.iterations, added, retracted,
                        dict(closure.per_rule.most_common()), warnings, t1 - t0, t2 - t1, t3 - t2)
