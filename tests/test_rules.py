@@ -114,6 +114,14 @@ def test_range_never_types_a_literal():
     assert got == set()
 
 
+def test_a_large_sameas_group_is_reported():
+    with KnowledgeGraph.open("memory") as kg:
+        kg.update("INSERT DATA { " + " ".join(f"<{EX}a{i}> {sparql_term(OWL.sameAs)} <{EX}a{i + 1}> ." for i in range(60)) + " }")
+        report = apply_rules(kg, owl_rl=True)
+    assert report.per_rule["eq-trans"] > 60 * 59 // 2 - 60
+    assert any("owl:sameAs group has 61 members" in w for w in report.warnings)
+
+
 def test_runaway_rules_stop_with_a_clear_error():
     rules = parse_rules("grow: next(X, Y), next(Y, Z) -> next(X, Z)")
     chain = [(ex(f"n{i}"), relation_iri("next"), ex(f"n{i + 1}")) for i in range(200)]

@@ -52,7 +52,7 @@ import pyoxigraph as ox
 from rdflib import Literal, URIRef
 
 from kg.errors import KGQAError
-from kg.namespaces import BASE, DERIVATION_GRAPH, INFERRED_GRAPH, KGQA, RDF, RDFS, SKOS, entity_iri, slug
+from kg.namespaces import BASE, DERIVATION_GRAPH, INFERRED_GRAPH, KGQA, OWL, RDF, RDFS, SKOS, entity_iri, slug
 from kg.terms import sparql_term
 from reasoning.rules.builtin import OWL_RL_RULES, RDFS_RULES
 from reasoning.rules.engine import Closure, evaluate, nt
@@ -382,11 +382,27 @@ def apply_rules(kg, rules=None, *, rdfs: bool = False, owl_rl: bool = False,
     closure = evaluate(facts, rules, max_facts=max_facts)
     t2 = time.perf_counter()
     _warn_unused_predicates(closure, warnings)
+    _warn_large_same_as(closure, warnings)
     added, retracted = write_closure(kg, closure)
     kg.store.flush()
     t3 = time.perf_counter()
     return RulesReport(len(rules), closure.asserted, len(closure), closure.iterations, added, retracted,
                        dict(closure.per_rule.most_common()), warnings, t1 - t0, t2 - t1, t3 - t2)
+
+
+#: owl:sameAs groups larger than this get a warning (each member copies every fact of the group)
+SAME_AS_WARNING = 50
+
+
+def _warn_large_same_as(closure: Closure, warnings: list[str]) -> None:
+    same = closure.terms.ids.get(nt(OWL.sameAs))
+    groups = closure.index.get(same) if same is not None else None
+    if not groups:
+        return
+    largest = max(len(members) for members in groups.values())
+    if largest > SAME_AS_WARNING:
+        warnings.append(f"an owl:sameAs group has {largest} members: each copies every fact of the others; "
+                        "check for wrong sameAs links (the closure stops at its fact limit)")
 
 
 def _warn_unused_predicates(closure: Closure, warnings: list[str]) -> None:
