@@ -162,3 +162,44 @@ def test_schema_and_open_relations_are_distinguishable(full_nlp):
     assert rows.get("visit") == "OpenRelation"
     opens = [f for f in ext.facts if f.source.extractor == "open_relations"]
     assert opens and max(f.confidence for f in opens) < 0.5
+
+
+def test_life_dates_in_parentheses_and_place_pairs(nlp):
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "GPE", "pattern": p} for p in ("Passy", "Paris", "France")])
+    text = "Ada Lovelace (10 December 1815 – 27 November 1852) wrote notes. She visited Passy, Paris. Paris, France."
+    found = triples(extract(nlp, text, "d"))
+    assert ("Ada_Lovelace", "date_of_birth", "1815-12-10") in found
+    assert ("Ada_Lovelace", "date_of_death", "1852-11-27") in found
+    assert ("Passy", "located_in", "Paris") in found
+    assert ("Paris", "contains_administrative_territorial_entity", "Passy") in found  # inverse_of
+    assert ("Paris", "country", "France") in found and ("Paris", "located_in", "France") not in found
+    assert ("Passy", "country", "France") in found  # document-level: Passy in Paris, Paris in France
+
+
+def test_trained_model_predictions_join_the_facts(monkeypatch, tmp_path):
+    """A model folder adds its own relation types on the pipeline's entities (model replaced by a stub here)."""
+    import nlp.relation_model as relation_model
+
+    class StubModel:
+        def predict_text(self, doc, batch_size=16):
+            out = []
+            for number, sent in enumerate(s for s in doc.sents):
+                words = [t for t in sent if not t.is_space]
+                ents, rels = [], []
+                for i, tok in enumerate(words):
+                    if tok.text in ("Ada", "Acme", "Zorblat"):
+                        ents.append({"type": {"Ada": "Peop", "Acme": "Org", "Zorblat": "Org"}[tok.text],
+                                     "start": tok.i, "end": tok.i + 1, "score": 0.9})
+                if len(ents) == 2:
+                    rels.append({"type": "Work_For", "head": 0, "tail": 1, "score": 0.8})
+                out.append({"sentence": number, "entities": ents, "relations": rels})
+            return out
+
+    monkeypatch.setattr(relation_model, "load_relation_model", lambda path, **kw: StubModel())
+    nlp = load_pipeline(light=True, model=tmp_path)
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "PERSON", "pattern": "Ada"}, {"label": "ORG", "pattern": "Acme"}])
+    ext = extract(nlp, "Ada joined Acme. Ada left Zorblat.", "m.txt")
+    trained = {(f.subject.rsplit("/", 1)[-1], f.predicate.rsplit("/", 1)[-1], f.object.rsplit("/", 1)[-1], f.confidence)
+               for f in ext.facts if f.source.extractor == "trained_relations"}
+    assert trained == {("Ada", "work_for", "Acme", 0.8), ("Ada", "work_for", "Zorblat", 0.72)}
+    assert any(e.label == "Zorblat" for e in ext.entities)  # a span only the model found
