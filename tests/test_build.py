@@ -190,6 +190,11 @@ def test_cli_exit_codes_and_report(tmp_path, kb):
     result = runner.invoke(app, ["build", str(good), "--store", str(store), *light, "--schema",
                                  str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "does not exist" in result.output
+    bad_schema = tmp_path / "schema.json"
+    bad_schema.write_text("{not json")
+    (good / "new.txt").write_text("Ada Lovelace was born in London.")  # something to extract
+    result = runner.invoke(app, ["build", str(good), "--store", str(store), *light, "--schema", str(bad_schema)])
+    assert result.exit_code == 2 and "pipeline could not load" in result.output, result.output
 
 
 def test_dask_cluster_gives_the_same_graph_as_a_local_build(tmp_path, kb):
