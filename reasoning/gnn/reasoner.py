@@ -1,0 +1,562 @@
+"""The multi-hop GNN reasoner (GraftNet/NSM family), trained on questions the graph generates itself.
+
+How it answers: the question (topic masked as ``X``) is read by MiniLM; for each hop ``t`` an
+instruction vector attends over the question's tokens (NSM's instruction module) and a
+:class:`~reasoning.gnn.layers.QuestionRelationConv` moves answer scores from the topic entity
+along the relations whose gates that instruction opens (TransferNet-style score propagation over the
+topic's k-hop subgraph, k = 3). A learned hop attention mixes the scores after 1, 2 and 3 hops; every
+entity of the subgraph gets a score, and the evidence of an answer is the chain of edges that carried
+the most score to it.
+
+The model holds no entity parameters, only relation gates and the question reader, so new entities
+and facts are answered without retraining; :func:`staleness` warns when relations or much of the graph
+changed since training.
+
+>>> from kg import KnowledgeGraph
+>>> with KnowledgeGraph.open("memory") as kg:  # doctest: +SKIP
+...     report = train_reasoner(kg, model_dir="/tmp/reasoner", epochs=3)
+...     answer_question(kg, "what is the capital of the country of [Lyon]", model_dir="/tmp/reasoner").top
+'Paris'
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from kg.errors import KGQAError
+from reasoning.gnn.convert import Fingerprint, GraphTensors, fingerprint, fingerprint_drift, kg_to_tensors
+from reasoning.gnn.layers import QuestionRelationConv
+from reasoning.gnn.questions import PathIndex, generate_questions, relation_wordings
+from reasoning.gnn.text import DIMENSION, MAX_DISTANCE, encode_items, encode_questions, mask_topic, pad
+
+MODEL_FILE = "model.pt"
+META_FILE = "meta.json"
+
+
+class ModelNotTrainedError(KGQAError):
+    code = "E-GNN-UNTRAINED"
+
+
+class NoTopicError(KGQAError):
+    code = "E-GNN-TOPIC"
+
+
+# ---------------------------------------------------------------------------------------------- model
+class MultiHopReasoner(nn.Module):
+    """Question reader + question-gated score propagation over ``hops`` hops.
+
+    Args:
+        relation_text: ``[2R, 384]`` MiniLM vectors of the relation labels, original relations first
+            then their inverses (the gate keys start from these).
+        hidden: width of the instruction vectors.
+        hops: the largest number of hops a question may need.
+
+    Shapes:
+        - **input:** doubled edges ``(2, E)`` / ``(E,)``, topic indicator ``(N, Q)``, tokens ``(Q, L, 384)``,
+          token mask ``(Q, L)``, sentence vectors ``(Q, 384)``, token distances to the topic ``(Q, L)``
+        - **output:** scores ``(N, Q)`` in ``[0, 1]``
+
+    >>> net = MultiHopReasoner(torch.randn(4, 384), hidden=16)
+    >>> topic = torch.zeros(3, 1); topic[0, 0] = 1
+    >>> out = net(torch.tensor([[0, 1], [1, 2]]), torch.tensor([0, 1]), topic, torch.randn(1, 5, 384),
+    ...           torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 384), torch.zeros(1, 5, dtype=torch.long))
+    >>> out.scores.shape, len(out.hop_scores)
+    (torch.Size([3, 1]), 3)
+    """
+
+    def __init__(self, relation_text: torch.Tensor, *, hidden: int = 128, hops: int = 3):
+        super().__init__()
+        self.hops, self.hidden = hops, hidden
+        self.num_types = relation_text.size(0)
+        self.token_proj = nn.Linear(DIMENSION, hidden)
+        self.distance = nn.Embedding(MAX_DISTANCE + 1, hidden)
+        self.sentence_proj = nn.Linear(DIMENSION, hidden)
+        self.step = nn.ModuleList([nn.Linear(2 * hidden, hidden) for _ in range(hops)])
+        self.conv = QuestionRelationConv(1, 1, self.num_types, hidden, relation_weights=False, root_weight=False,
+                                         bias=False, key_channels=hidden, relation_features=relation_text)
+        self.hop_attention = nn.Linear(hidden, hops)
+
+    def instructions(self, tokens, mask, sentence, distance):
+        """One instruction vector per hop, ``[hops, Q, hidden]``, and the attention over tokens per hop."""
+        tok = torch.tanh(self.token_proj(tokens.float()) + self.distance(distance))
+        q = torch.tanh(self.sentence_proj(sentence))
+        prev = torch.zeros_like(q)
+        out, attn = [], []
+        for step in self.step:
+            query = torch.tanh(step(torch.cat([prev, q], dim=-1)))
+            logits = (tok @ query.unsqueeze(-1)).squeeze(-1).masked_fill(~mask, -1e4)
+            a = torch.softmax(logits, dim=-1)
+            prev = (a.unsqueeze(-1) * tok).sum(1)
+            out.append(prev)
+            attn.append(a)
+        return torch.stack(out), torch.stack(attn), q
+
+    def forward(self, edge_index, edge_type, topic, tokens, mask, sentence, distance):
+        instructions, attention, q = self.instructions(tokens, mask, sentence, distance)
+        x = topic.unsqueeze(-1)
+        hop_scores, gates = [], []
+        for t in range(self.hops):
+            x, g = self.conv(x, edge_index, edge_type, instructions[t], return_gates=True)
+            x = x.clamp(max=1.0)
+            hop_scores.append(x.squeeze(-1))
+            gates.append(g)
+        hop_weights = torch.softmax(self.hop_attention(q), dim=-1)  # [Q, hops]
+        scores = sum(hop_weights[:, t] * hop_scores[t] for t in range(self.hops))
+        scores = scores * (1 - topic)  # the topic itself is never its own answer
+        return ReasonerOutput(scores, hop_scores, gates, hop_weights, attention)
+
+
+@dataclass
+class ReasonerOutput:
+    scores: torch.Tensor
+    hop_scores: list
+    gates: list
+    hop_weights: torch.Tensor
+    attention: torch.Tensor
+
+
+# ---------------------------------------------------------------------------------------------- graph cache
+@dataclass
+class _Prepared:
+    graph: GraphTensors
+    index: PathIndex
+    by_label: dict
+
+
+_PREPARED: dict = {}
+
+
+def prepare(kg) -> _Prepared:
+    """The graph of ``kg`` as tensors with its path index, read once per store state (cached)."""
+    key = (id(kg.store), len(kg))
+    hit = _PREPARED.get(key)
+    if hit is None:
+        graph = kg_to_tensors(kg)
+        by_label: dict[str, list[str]] = {}
+        for iri in graph.entities:
+            for text in [graph.label(iri)] + graph.aliases.get(iri, []):
+                by_label.setdefault(" ".join(text.casefold().split()), []).append(iri)
+        hit = _Prepared(graph, PathIndex(graph), by_label)
+        _PREPARED.clear()  # one graph at a time: they can be large
+        _PREPARED[key] = hit
+    return hit
+
+
+def model_dir_for(kg, model_dir=None, kind: str = "reasoner") -> Path:
+    """Where a model lives: ``model_dir`` when given, else ``<store folder>/models/<kind>``."""
+    if model_dir is not None:
+        return Path(model_dir)
+    if getattr(kg.store, "kind", None) != "oxigraph":
+        raise KGQAError(f"the {kind} model is saved inside the store folder, and this store "
+                        f"({kg.store.kind}) has none; pass a model directory", code="E-GNN-MODEL-DIR")
+    return Path(kg.store.location) / "models" / kind
+
+
+def _device(device: str | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise KGQAError("--device cuda asked for, but no CUDA GPU is available; use --device cpu",
+                        code="E-GNN-DEVICE")
+    return torch.device(device)
+
+
+# ---------------------------------------------------------------------------------------------- training
+@dataclass
+class TrainReport:
+    """What ``kgqa train reasoner`` did."""
+
+    model_dir: str
+    questions: int
+    epochs: int
+    seconds: float
+    device: str
+    held_out_hits1: float
+    hits1_by_hops: dict
+    num_nodes: int
+    num_edges: int
+    num_relations: int
+
+
+def _relation_text(graph: GraphTensors) -> torch.Tensor:
+    words = [w[0] for w in relation_wordings(graph)]
+    return encode_questions(words + [f"{w} (reverse)" for w in words])[2]
+
+
+def _batch_inputs(questions, encoded, num_nodes, device):
+    tokens, mask, sentence, distance = pad([encoded[q.text] for q in questions])
+    topic = torch.zeros(num_nodes, len(questions))
+    topic[[q.topic for q in questions], list(range(len(questions)))] = 1.0
+    return (topic.to(device), tokens.to(device), mask.to(device), sentence.to(device), distance.to(device))
+
+
+def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | None = None,
+                   device: str | None = None, batch_size: int = 16, hidden: int = 128, hops: int = 3,
+                   lr: float = 3e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
+                   log=None) -> TrainReport:
+    """Generate questions from the graph's own paths, train the reasoner on them, save it with a fingerprint.
+
+    ``num_questions`` defaults to twice the number of facts, between 600 and 20,000; 5% are held out
+    and their Hits@1 is reported. ``time_budget`` (seconds) stops training early, keeping the last epoch.
+    ``exclude_topics`` (labels or IRIs) never start a generated question: questions about them are held out.
+    """
+    started = time.monotonic()
+    log = log or (lambda msg: None)
+    torch.manual_seed(seed)
+    dev = _device(device)
+    out_dir = model_dir_for(kg, model_dir)
+    prep = prepare(kg)
+    graph, index = prep.graph, prep.index
+    if graph.num_edges == 0:
+        raise KGQAError("the graph has no facts between entities to learn from; import or build some first",
+                        code="E-GNN-EMPTY")
+    n = num_questions or int(min(20_000, max(600, 2 * graph.num_edges)))
+    exclude = {graph.entity_index[iri] for t in exclude_topics
+               for iri in ([t] if t in graph.entity_index else prep.by_label.get(" ".join(t.casefold().split()), []))}
+    questions = generate_questions(graph, n, max_hops=hops, seed=seed, index=index, exclude=exclude)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(questions))
+    held = max(1, len(questions) // 20)
+    dev_qs = [questions[i] for i in order[:held]]
+    train_qs = [questions[i] for i in order[held:]]
+    log(f"{len(questions):,} questions generated from {graph.num_edges:,} facts; encoding with MiniLM")
+    texts = list(dict.fromkeys(q.text for q in questions))
+    encoded = {}
+    for lo in range(0, len(texts), 2048):
+        chunk = texts[lo:lo + 2048]
+        encoded.update(zip(chunk, encode_items(chunk)))
+        if len(texts) > 2048:
+            log(f"encoded {min(lo + 2048, len(texts)):,}/{len(texts):,} questions ({time.monotonic() - started:.0f} s)")
+    relation_text = _relation_text(graph)
+    net = MultiHopReasoner(relation_text, hidden=hidden, hops=hops).to(dev)
+    edge_index, edge_type = _doubled(graph)
+    edge_index, edge_type = edge_index.to(dev), edge_type.to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    done_epochs = 0
+    for epoch in range(epochs):
+        net.train()
+        perm = rng.permutation(len(train_qs))
+        total = 0.0
+        for lo in range(0, len(perm), batch_size):
+            batch = [train_qs[i] for i in perm[lo:lo + batch_size]]
+            topic, tokens, mask, sentence, distance = _batch_inputs(batch, encoded, graph.num_nodes, dev)
+            target = torch.zeros(graph.num_nodes, len(batch), device=dev)
+            for j, q in enumerate(batch):
+                target[torch.as_tensor(q.answers, device=dev), j] = 1.0
+            out = net(edge_index, edge_type, topic, tokens, mask, sentence, distance)
+            loss = nn.functional.binary_cross_entropy(out.scores.clamp(1e-6, 1 - 1e-6), target,
+                                                      reduction="sum") / len(batch)
+            loss = loss + _path_loss(out, batch, net.num_types // 2, dev)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(batch)
+            if time_budget and time.monotonic() - started > time_budget:
+                break
+        done_epochs = epoch + 1
+        hits, by_hops = _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev)
+        log(f"epoch {epoch + 1}: loss {total / max(len(train_qs), 1):.4f}, held-out Hits@1 {hits:.3f} "
+            f"{by_hops} ({time.monotonic() - started:.0f} s)")
+        if time_budget and time.monotonic() - started > time_budget:
+            log("time budget reached")
+            break
+    hits, by_hops = _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = {"hidden": hidden, "hops": hops, "relations": graph.relations}
+    torch.save({"state_dict": net.cpu().state_dict(), "relation_text": relation_text, "config": config},
+               out_dir / MODEL_FILE)
+    seconds = time.monotonic() - started
+    report = TrainReport(str(out_dir), len(questions), done_epochs, round(seconds, 1), str(dev), round(hits, 4),
+                         by_hops, graph.num_nodes, graph.num_edges, graph.num_relations)
+    meta = {"fingerprint": fingerprint(graph).to_json(), "report": asdict(report), "trained_at": time.time()}
+    (out_dir / META_FILE).write_text(json.dumps(meta, indent=1))
+    _LOADED.pop(str(out_dir), None)
+    return report
+
+
+def _path_loss(out, batch, num_relations: int, dev) -> torch.Tensor:
+    """Extra supervision a generated question carries for free: which relation each hop follows and how
+    many hops there are. Gates get BCE towards the path's relation (its reverse direction is left free,
+    since the graph itself often decides the direction); hop attention gets cross-entropy on the length."""
+    hops = len(out.gates)
+    lengths = torch.tensor([len(q.path) - 1 for q in batch], device=dev)
+    loss = nn.functional.nll_loss(torch.log(out.hop_weights.clamp_min(1e-6)), lengths)
+    num_types = out.gates[0].size(0)
+    for t in range(hops):
+        rows = [j for j, q in enumerate(batch) if len(q.path) > t]
+        if not rows:
+            continue
+        target = torch.zeros(num_types, len(rows), device=dev)
+        weight = torch.ones(num_types, len(rows), device=dev)
+        for c, j in enumerate(rows):
+            k = batch[j].path[t]
+            target[k, c] = 1.0
+            weight[(k + num_relations) % num_types, c] = 0.0
+        gates = out.gates[t][:, rows].clamp(1e-6, 1 - 1e-6)
+        loss = loss + nn.functional.binary_cross_entropy(gates, target, weight=weight, reduction="sum") / len(batch)
+    return loss
+
+
+def _doubled(graph: GraphTensors):
+    """Edges in both directions, types ``r`` forward and ``r + R`` inverse."""
+    from reasoning.gnn.convert import with_inverse_edges
+
+    return with_inverse_edges(graph.edge_index, graph.edge_type, graph.num_relations)
+
+
+@torch.no_grad()
+def _evaluate(net, questions, encoded, graph, edge_index, edge_type, dev, batch_size: int = 64):
+    net.eval()
+    hits, by = 0, {}
+    for lo in range(0, len(questions), batch_size):
+        batch = questions[lo:lo + batch_size]
+        topic, tokens, mask, sentence, distance = _batch_inputs(batch, encoded, graph.num_nodes, dev)
+        best = net(edge_index, edge_type, topic, tokens, mask, sentence, distance).scores.argmax(0).cpu().numpy()
+        for q, b in zip(batch, best):
+            ok = bool(np.isin(b, q.answers))
+            hits += ok
+            h = by.setdefault(len(q.path), [0, 0])
+            h[0] += ok
+            h[1] += 1
+    net.train()
+    return hits / max(len(questions), 1), {k: round(v[0] / v[1], 3) for k, v in sorted(by.items())}
+
+
+# ---------------------------------------------------------------------------------------------- loading
+_LOADED: dict = {}
+
+
+def load_reasoner(kg, model_dir=None):
+    """``(net, meta)`` of the model trained for this store; raises :class:`ModelNotTrainedError`."""
+    folder = model_dir_for(kg, model_dir)
+    path = folder / MODEL_FILE
+    if not path.exists():
+        raise ModelNotTrainedError(f"no reasoner trained for this store (looked in {folder}); "
+                                   "run `kgqa train reasoner --store DIR` first")
+    key = str(folder)
+    stamp = path.stat().st_mtime
+    hit = _LOADED.get(key)
+    if hit is None or hit[0] != stamp:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = saved["config"]
+        net = MultiHopReasoner(saved["relation_text"], hidden=cfg["hidden"], hops=cfg["hops"])
+        net.load_state_dict(saved["state_dict"])
+        net.eval()
+        meta = json.loads((folder / META_FILE).read_text()) if (folder / META_FILE).exists() else {}
+        meta["relations"] = cfg["relations"]
+        hit = (stamp, net, meta)
+        _LOADED[key] = hit
+    return hit[1], hit[2]
+
+
+def is_trained(kg, model_dir=None) -> bool:
+    """Whether a reasoner model exists for this store."""
+    try:
+        return (model_dir_for(kg, model_dir) / MODEL_FILE).exists()
+    except KGQAError:
+        return False
+
+
+def staleness(kg, model_dir=None) -> str | None:
+    """A warning naming what changed when the graph drifted from the one the reasoner was trained on.
+
+    None when the model is fresh or when there is no model at all.
+    """
+    try:
+        folder = model_dir_for(kg, model_dir)
+    except KGQAError:
+        return None
+    meta_path = folder / META_FILE
+    if not meta_path.exists():
+        return None
+    old = Fingerprint.from_json(json.loads(meta_path.read_text())["fingerprint"])
+    why = fingerprint_drift(old, fingerprint(prepare(kg).graph))
+    if why is None:
+        return None
+    return f"the graph changed since the gnn reasoner was trained ({why}); run `kgqa train reasoner` again"
+
+
+# ---------------------------------------------------------------------------------------------- answering
+def link_topics(prep: _Prepared, text: str) -> list[str]:
+    """Topic entity IRIs of a question: its ``[bracketed]`` span, else the longest label found in the text."""
+    import re
+
+    norm = lambda s: " ".join(s.casefold().split())  # noqa: E731
+    spans = re.findall(r"\[([^\[\]]+)\]", text)
+    for span in spans:
+        if norm(span) in prep.by_label:
+            return prep.by_label[norm(span)]
+    words = re.findall(r"[\w'.&-]+", text)
+    for size in range(min(10, len(words)), 0, -1):
+        for lo in range(len(words) - size + 1):
+            hit = prep.by_label.get(norm(" ".join(words[lo:lo + size])))
+            if hit:
+                return hit
+    return []
+
+
+def _question_parts(prep: _Prepared, question):
+    """``(original text, masked text, topic IRIs)`` from a parsed :class:`reasoning.question.Question` or a string."""
+    if isinstance(question, str):
+        topics = link_topics(prep, question)
+        labels = [prep.graph.label(t) for t in topics]
+        return question, mask_topic(question, labels).lower().rstrip("?!. "), topics
+    topic = getattr(question, "topic", None)
+    topics = []
+    if topic is not None and getattr(topic, "nodes", None):
+        node = topic.nodes[0]
+        topics = [getattr(node, "value", None) or str(node)]
+    text = getattr(question, "text", "") or ""
+    masked = getattr(question, "masked", "") or mask_topic(text, [topic.text] if topic else [])
+    return text, masked, topics
+
+
+def k_hop_edges(index: PathIndex, seeds: list[int], hops: int, max_edges: int = 400_000):
+    """Positions (into ``index``'s doubled edges) of the ``hops``-hop subgraph around ``seeds``.
+
+    When the subgraph would pass ``max_edges``, the frontier's lowest-degree nodes are expanded first
+    and the rest are left out; the second value says whether that happened.
+    """
+    frontier = np.unique(np.asarray(seeds, dtype=np.int64))
+    seen = set(frontier.tolist())
+    picked: list[np.ndarray] = []
+    total, truncated = 0, False
+    for _ in range(hops):
+        if not frontier.size:
+            break
+        lo, hi = index.node_ptr[frontier], index.node_ptr[frontier + 1]
+        order = np.argsort(hi - lo, kind="stable")
+        nxt = []
+        for i in order:
+            count = hi[i] - lo[i]
+            if total + count > max_edges:
+                truncated = True
+                break
+            if count:
+                picked.append(np.arange(lo[i], hi[i]))
+                total += count
+                nxt.append(index.dst[lo[i]:hi[i]])
+        new = np.unique(np.concatenate(nxt)) if nxt else np.zeros(0, dtype=np.int64)
+        frontier = np.array([v for v in new.tolist() if v not in seen], dtype=np.int64)
+        seen.update(frontier.tolist())
+        if truncated:
+            break
+    positions = np.unique(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
+    return positions, truncated
+
+
+def _model_relation_ids(graph: GraphTensors, model_relations: list[str]) -> np.ndarray:
+    """Current relation id -> model relation id (-1 for relations the model never saw)."""
+    pos = {iri: i for i, iri in enumerate(model_relations)}
+    return np.array([pos.get(iri, -1) for iri in graph.relations], dtype=np.int64)
+
+
+def score_question(kg, question, *, model_dir=None, device: str | None = None):
+    """Run the reasoner on one question: ``(prep, topics, nodes, scores, trace)`` over the topic's subgraph.
+
+    ``nodes`` are graph node ids of the subgraph, ``scores`` their answer scores; ``trace`` holds what
+    evidence needs (per-hop scores, gates, hop weights, subgraph edges).
+    """
+    net, meta = load_reasoner(kg, model_dir)
+    prep = prepare(kg)
+    text, masked, topics = _question_parts(prep, question)
+    topic_ids = [prep.graph.entity_index[t] for t in topics if t in prep.graph.entity_index]
+    if not topic_ids:
+        raise NoTopicError("the gnn reasoner found no entity of the graph in the question; "
+                           "name one exactly as labelled, or mark it with [square brackets]")
+    index = prep.index
+    positions, truncated = k_hop_edges(index, topic_ids, net.hops)
+    r = prep.graph.num_relations
+    model_r = len(meta["relations"])
+    mapping = _model_relation_ids(prep.graph, meta["relations"])
+    src, dst, typ = index.src[positions], index.dst[positions], index.dtype[positions]
+    base = mapping[typ % r]
+    keep = base >= 0
+    src, dst, typ = src[keep], dst[keep], np.where(typ[keep] >= r, base[keep] + model_r, base[keep])
+    nodes = np.unique(np.concatenate([src, dst, np.asarray(topic_ids)]))
+    local = {int(v): i for i, v in enumerate(nodes)}
+    ei = torch.tensor([[local[int(v)] for v in src], [local[int(v)] for v in dst]], dtype=torch.long).reshape(2, -1)
+    et = torch.as_tensor(typ, dtype=torch.long)
+    topic = torch.zeros(len(nodes), 1)
+    topic[[local[t] for t in topic_ids], 0] = 1.0
+    tokens, mask, sentence, distance = encode_questions([masked])
+    dev = _device(device)
+    net = net.to(dev)
+    with torch.no_grad():
+        out = net(ei.to(dev), et.to(dev), topic.to(dev), tokens.to(dev), mask.to(dev), sentence.to(dev),
+                  distance.to(dev))
+    trace = {"hop_scores": [h[:, 0].cpu() for h in out.hop_scores], "gates": [g[:, 0].cpu() for g in out.gates],
+             "hop_weights": out.hop_weights[0].cpu(), "edge_index": ei, "edge_type": et, "topic": topic[:, 0],
+             "truncated": truncated, "model_relations": meta["relations"], "masked": masked}
+    return prep, topic_ids, nodes, out.scores[:, 0].cpu(), trace
+
+
+def _trace_path(trace, answer: int) -> list[tuple[int, int, int]]:
+    """Local ``(from, directed type, to)`` edges that carried the most score to ``answer``, topic first."""
+    weights = trace["hop_weights"]
+    contrib = [float(weights[t]) * float(trace["hop_scores"][t][answer]) for t in range(len(weights))]
+    hops = int(np.argmax(contrib)) + 1
+    ei, et = trace["edge_index"], trace["edge_type"]
+    path, cur = [], answer
+    for t in range(hops, 0, -1):
+        incoming = (ei[1] == cur).nonzero().flatten()
+        if not incoming.numel():
+            break
+        prev = trace["topic"] if t == 1 else trace["hop_scores"][t - 2]
+        value = prev[ei[0, incoming]] * trace["gates"][t - 1][et[incoming]]
+        best = int(incoming[int(value.argmax())])
+        path.append((int(ei[0, best]), int(et[best]), cur))
+        cur = int(ei[0, best])
+    return list(reversed(path))
+
+
+def answer_question(kg, question, *, k: int = 10, model_dir=None, device: str | None = None,
+                    min_score: float = 0.05):
+    """Answer with the trained reasoner: an :class:`reasoning.answers.AnswerSet` with scores and evidence paths."""
+    from reasoning.answers import Answer, AnswerSet, EvidenceStep
+
+    text = question if isinstance(question, str) else getattr(question, "text", str(question))
+    prep, topic_ids, nodes, scores, trace = score_question(kg, question, model_dir=model_dir, device=device)
+    result = AnswerSet(text, [], method="gnn", sparql=None)
+    warn = staleness(kg, model_dir)
+    if warn:
+        result.warnings.append(warn)
+    if trace["truncated"]:
+        result.warnings.append("the topic's 3-hop neighbourhood was too large and was cut; answers may be missing")
+    graph, rels = prep.graph, trace["model_relations"]
+    order = torch.argsort(scores, descending=True)[:k]
+    for i in order.tolist():
+        s = float(scores[i])
+        if s < min_score:
+            break
+        iri = graph.entities[int(nodes[i])]
+        steps = []
+        for a, typ, b in _trace_path(trace, i):
+            forward = typ < len(rels)
+            rel = rels[typ % len(rels)]
+            subj, obj = (nodes[a], nodes[b]) if forward else (nodes[b], nodes[a])
+            s_iri, o_iri = graph.entities[int(subj)], graph.entities[int(obj)]
+            steps.append(EvidenceStep(graph.label(s_iri), graph.label(rel), graph.label(o_iri),
+                                      source=_source(kg, s_iri, rel, o_iri), subject_iri=s_iri, predicate_iri=rel,
+                                      object_iri=o_iri))
+        result.answers.append(Answer(graph.label(iri), iri, s, steps))
+    return result
+
+
+def _source(kg, s, p, o) -> dict | None:
+    """The first text source of a fact as ``{"document", "sentence"}``; None for imported facts."""
+    from rdflib import URIRef
+
+    try:
+        for src, _ in kg.sources(URIRef(s), URIRef(p), URIRef(o)):
+            if src.sentence:
+                return {"document": src.document, "sentence": src.sentence}
+    except KGQAError:
+        return None
+    return None

@@ -1,0 +1,80 @@
+"""Shape and behaviour tests of the GNN layers and the KG <-> tensor conversions (4-node graphs)."""
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from kg import KnowledgeGraph
+from kg.io import read_delimited
+from reasoning.gnn.convert import (fingerprint, fingerprint_drift, kg_to_tensors, tensors_to_triples,
+                                   triples_to_tensors, with_inverse_edges)
+from reasoning.gnn.layers import CompositionConv, QuestionRelationConv
+
+# a 4-node path 0 -r0-> 1 -r1-> 2 -r2-> 3
+EDGE_INDEX = torch.tensor([[0, 1, 2], [1, 2, 3]])
+EDGE_TYPE = torch.tensor([0, 1, 2])
+
+
+@pytest.mark.parametrize("num_bases", [None, 2])
+def test_question_relation_conv_shapes(num_bases):
+    conv = QuestionRelationConv(8, 16, num_relations=3, question_channels=5, num_bases=num_bases)
+    out = conv(torch.randn(4, 8), EDGE_INDEX, EDGE_TYPE, torch.randn(5))
+    assert out.shape == (4, 16)
+    batched, gates = conv(torch.randn(4, 2, 8), EDGE_INDEX, EDGE_TYPE, torch.randn(2, 5), return_gates=True)
+    assert batched.shape == (4, 2, 16)
+    assert gates.shape == (3, 2) and bool(((gates >= 0) & (gates <= 1)).all())
+
+
+def test_question_relation_conv_moves_scores_only_along_open_relations():
+    conv = QuestionRelationConv(1, 1, num_relations=3, question_channels=3, relation_weights=False,
+                                root_weight=False, bias=False)
+    with torch.no_grad():  # the question (1, 0, 0) opens relation 0 only
+        conv.question_proj.weight.copy_(torch.eye(conv.question_proj.out_features, 3))
+        conv.question_proj.bias.zero_()
+        conv.relation_key.zero_()
+        conv.relation_key[0, 0], conv.relation_key[1, 0], conv.relation_key[2, 0] = 20.0, -20.0, -20.0
+    x = torch.tensor([[1.0], [1.0], [0.0], [0.0]])
+    out = conv(x, EDGE_INDEX, EDGE_TYPE, torch.tensor([1.0, 0.0, 0.0]))
+    assert out[1, 0] > 0.99  # node 0 -> 1 over the open relation 0
+    assert out[2, 0] < 0.01  # node 1 -> 2 over the closed relation 1
+    with pytest.raises(ValueError):
+        QuestionRelationConv(2, 3, num_relations=1, question_channels=2, relation_weights=False)
+
+
+def test_question_relation_conv_is_differentiable_and_resettable():
+    conv = QuestionRelationConv(4, 4, num_relations=3, question_channels=6, relation_features=torch.randn(3, 10))
+    conv(torch.randn(4, 4), EDGE_INDEX, EDGE_TYPE, torch.randn(6)).sum().backward()
+    assert conv.question_proj.weight.grad is not None and conv.feature_proj.weight.grad is not None
+    conv.reset_parameters()
+    assert torch.count_nonzero(conv.relation_key) == 0
+
+
+def test_composition_conv_shapes():
+    conv = CompositionConv(8, 6, num_relations=6)
+    ei, et = with_inverse_edges(EDGE_INDEX, EDGE_TYPE, 3)
+    h, z = conv(torch.randn(4, 8), ei, et, torch.randn(6, 8))
+    assert h.shape == (4, 6) and z.shape == (6, 6)
+
+
+def test_kg_round_trip_keeps_every_entity_fact_and_drops_labels():
+    text = "Ada|knows|Charles\nCharles|lives in|London\nAda|lives in|London\nLondon|capital of|England\n"
+    with KnowledgeGraph.open("memory") as kg:
+        kg.store.extend(list(read_delimited(io.StringIO(text), "pipe")))
+        graph = kg_to_tensors(kg)
+    assert (graph.num_nodes, graph.num_relations, graph.num_edges) == (4, 3, 4)
+    back = {(graph.label(s), graph.label(p), graph.label(o))
+            for s, p, o in tensors_to_triples(graph.edge_index, graph.edge_type, graph.entities, graph.relations)}
+    assert back == {("Ada", "knows", "Charles"), ("Charles", "lives in", "London"), ("Ada", "lives in", "London"),
+                    ("London", "capital of", "England")}
+    assert all(graph.entities[graph.entity_index[iri]] == iri for iri in graph.entities)
+    assert graph.to_data().num_nodes == 4
+
+
+def test_fingerprint_notices_new_relations_and_big_changes_but_not_small_ones():
+    base = [(f"p{i}", "knows", f"p{i + 1}") for i in range(40)]
+    old = fingerprint(triples_to_tensors(base))
+    assert fingerprint_drift(old, fingerprint(triples_to_tensors(base + [("p0", "knows", "p9")]))) is None
+    assert "never saw" in fingerprint_drift(old, fingerprint(triples_to_tensors(base + [("p0", "likes", "p1")])))
+    assert "the model saw 41" in fingerprint_drift(old, fingerprint(triples_to_tensors(base[:20])))

@@ -1,0 +1,133 @@
+"""The GNN reasoner: generated questions, subgraphs, training on a 31-fact graph, save/load, staleness, CLI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kg import KnowledgeGraph
+from reasoning.gnn.convert import triples_to_tensors
+from reasoning.gnn.questions import PathIndex, generate_questions
+from reasoning.gnn.reasoner import k_hop_edges
+
+DATA = Path(__file__).parent / "data"
+PEOPLE = DATA / "gnn_people.txt"
+
+
+def _people_graph():
+    rows = [line.split("|") for line in PEOPLE.read_text().splitlines() if line.strip()]
+    return triples_to_tensors([(h, r, t) for h, r, t in rows], labels={r: r for _, r, _ in rows})
+
+
+def test_generated_questions_are_answered_by_their_own_paths():
+    graph = _people_graph()
+    index = PathIndex(graph)
+    questions = generate_questions(graph, 200, seed=1, index=index)
+    assert len(questions) == 200
+    assert {len(q.path) for q in questions} == {1, 2, 3}
+    born, located = graph.relation_index["born in"], graph.relation_index["located in"]
+    for q in questions:
+        assert "X" in q.text and q.topic not in q.answers
+        assert set(q.answers.tolist()) == set(index.follow(q.topic, q.path).tolist()) - {q.topic}
+    # a 2-hop "born in, located in" question from a person names countries only
+    yuki = graph.entity_index["Yuki Mori"]
+    assert [graph.entities[i] for i in index.follow(yuki, (born, located))] == ["Japan"]
+    # every relation word shows up in some question, so every relation is trained
+    texts = " ".join(q.text for q in questions)
+    assert all(r in texts for r in graph.relations)
+
+
+def test_k_hop_subgraph_grows_with_hops_and_respects_the_cap():
+    graph = _people_graph()
+    index = PathIndex(graph)
+    yuki = graph.entity_index["Yuki Mori"]
+    one, _ = k_hop_edges(index, [yuki], 1)
+    two, _ = k_hop_edges(index, [yuki], 2)
+    assert set(one) < set(two)
+    assert {graph.entities[v] for v in index.dst[one]} == {"Kyoto", "Felix Brandt"}
+    capped, truncated = k_hop_edges(index, [yuki], 3, max_edges=5)
+    assert truncated and len(capped) <= 5
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The 31-fact people graph with a reasoner trained on questions it generated itself.
+
+    Questions about Yuki Mori and Felix Brandt are never generated, so asking about them is held out.
+    """
+    import torch
+
+    from reasoning.gnn.reasoner import train_reasoner
+
+    torch.set_num_threads(2)
+    folder = tmp_path_factory.mktemp("gnn-store")
+    kg = KnowledgeGraph.open(str(folder / "store"))
+    kg.import_file(PEOPLE, "pipe")
+    report = train_reasoner(kg, epochs=12, num_questions=360, seed=0, exclude_topics={"Yuki Mori", "Felix Brandt"})
+    yield kg, report
+    kg.close()
+
+
+@pytest.mark.slow
+def test_reasoner_learns_a_two_hop_pattern_from_generated_questions(trained):
+    from reasoning.gnn.reasoner import answer_question
+
+    kg, report = trained
+    assert Path(report.model_dir).parent.name == "models"  # saved inside the store folder
+    held_out = answer_question(kg, "what is the located in of the born in of [Yuki Mori]", k=3)
+    assert held_out.top == "Japan", held_out.to_json()
+    evidence = [(s.subject, s.predicate, s.object) for s in held_out.answers[0].evidence]
+    assert evidence == [("Yuki Mori", "born in", "Kyoto"), ("Kyoto", "located in", "Japan")]
+    one_hop = answer_question(kg, "where was [Felix Brandt] born in", k=3)
+    assert one_hop.top == "Hamburg"
+
+
+@pytest.mark.slow
+def test_saved_model_reloads_and_warns_when_the_graph_changed(trained):
+    from kg.io import read_delimited
+    from reasoning.gnn import staleness
+    from reasoning.gnn.reasoner import load_reasoner, _LOADED
+
+    kg, _ = trained
+    _LOADED.clear()
+    net, meta = load_reasoner(kg)
+    assert meta["relations"] and net.hops == 3
+    assert staleness(kg) is None
+    import io
+
+    new = "".join(f"Robot {i}|built by|Altura Labs\n" for i in range(12))
+    kg.store.extend(list(read_delimited(io.StringIO(new), "pipe")))
+    warning = staleness(kg)
+    assert warning and "never saw" in warning and "kgqa train reasoner" in warning
+
+
+def test_untrained_store_says_what_to_do(tmp_path):
+    from kg.errors import KGQAError
+    from reasoning.gnn.reasoner import answer_question, is_trained
+
+    with KnowledgeGraph.open(str(tmp_path / "s")) as kg:
+        kg.import_file(PEOPLE, "pipe")
+        assert not is_trained(kg)
+        with pytest.raises(KGQAError, match="kgqa train reasoner"):
+            answer_question(kg, "where was [Yuki Mori] born")
+
+
+@pytest.mark.slow
+def test_cli_trains_and_ask_uses_the_gnn(tmp_path):
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    runner = CliRunner()
+    store = str(tmp_path / "store")
+    assert runner.invoke(app, ["import", str(PEOPLE), "--store", store, "--format", "pipe"]).exit_code == 0
+    result = runner.invoke(app, ["train", "reasoner", "--store", store, "--epochs", "1", "--questions", "40",
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "saved to" in result.output and (Path(store) / "models" / "reasoner" / "model.pt").exists()
+    asked = runner.invoke(app, ["ask", "who was born in [Porto]", "--store", store, "--method", "gnn", "--json"])
+    assert asked.exit_code == 0, asked.output
+    assert '"method": "gnn"' in asked.output
+    bad = runner.invoke(app, ["train", "reasoner", "--store", store, "--device", "cuda:7"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
