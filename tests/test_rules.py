@@ -319,3 +319,14 @@ def test_cli_apply_explain_and_check(tmp_path):
     assert res.exit_code == 2 and "--rdfs" in res.output
     res = runner.invoke(app, ["rules", "explain", '"Marie Curie" spouse', "--store", store])
     assert res.exit_code == 2 and "a triple has 3" in res.output
+
+
+@pytest.mark.slow
+def test_rules_reasoner_names_the_rule_on_inferred_evidence(people):
+    from reasoning import get_reasoner
+
+    apply_rules(people, DATA / "rules_family.rules")
+    result = get_reasoner("rules").answer(people, "which country was [Marie Curie] born in country")
+    assert result.method == "rules"
+    steps = [s for a in result.answers for s in a.evidence if s.predicate_iri == str(relation_iri("born_in_country"))]
+    assert steps and all(s.rule == "born-in-country" for s in steps)
