@@ -25,6 +25,7 @@ import contextlib
 import csv
 import hmac
 import io
+import os
 import re
 import tempfile
 import threading
@@ -127,6 +128,15 @@ class ChatService:
         self._examples: list[str] = []
 
     # ------------------------------------------------------------------ chat
+    def warm_up(self) -> None:
+        """Load the question models and the label index now, so the first user does not wait for them."""
+        try:
+            examples = self.examples(1)
+            if examples:
+                self.ask(examples[0])
+        except Exception:  # warming is best effort: a real question reports any problem to its user
+            pass
+
     def is_empty(self) -> bool:
         """Whether the store holds no facts at all."""
         return len(self.kg) == 0
@@ -368,7 +378,8 @@ def stage_inputs(folder: Path, paths, text: str | None, *, name: str | None = No
     staged: list[Path] = []
     skipped: list[str] = []
     for raw in paths or []:
-        src = Path(getattr(raw, "name", raw))
+        # Gradio passes file paths as str; older file objects carry .path/.name and .orig_name
+        src = Path(raw) if isinstance(raw, (str, os.PathLike)) else Path(getattr(raw, "path", None) or raw.name)
         original = getattr(raw, "orig_name", None) or src.name
         if src.suffix.lower() not in TEXT_SUFFIXES:
             skipped.append(f"{original}: only .txt and .md files are read")
@@ -563,7 +574,8 @@ def build_ui(service: ChatService):
                 with gr.Row():
                     with gr.Column(scale=3):
                         facts = gr.Dataframe(headers=fmt.FACT_COLUMNS, label="Facts with provenance", wrap=True,
-                                             interactive=False, elem_id="kg-facts")
+                                             interactive=False, elem_id="kg-facts",
+                                             column_widths=["15%", "13%", "17%", "11%", "14%", "30%"])
                     with gr.Column(scale=2):
                         neighbourhood = gr.HTML(empty_neighbourhood, js_on_load=fmt.GRAPH_JS, css_template=fmt.GRAPH_CSS,
                                                 elem_id="kg-neighbourhood-box")
@@ -589,7 +601,8 @@ def build_ui(service: ChatService):
                 mode = ("Updates are allowed with the server's update token." if needs_token
                         else "Read-only: this server has no update token, so INSERT/DELETE are refused.")
                 gr.Markdown(f"Run SPARQL 1.1 over the graph (also served at `/sparql`). {mode}")
-                example_pick = gr.Dropdown(label="Examples", choices=list(SPARQL_EXAMPLES), value=None,
+                example_pick = gr.Dropdown(label="Examples", choices=list(SPARQL_EXAMPLES),
+                                           value=next(iter(SPARQL_EXAMPLES)),
                                            elem_id="kg-sparql-examples")
                 editor = gr.Code(value=next(iter(SPARQL_EXAMPLES.values())), language="sql", lines=10,
                                  label="Query", interactive=True, elem_id="kg-sparql-editor")
@@ -629,11 +642,13 @@ def build_ui(service: ChatService):
 
 def mount_ui(app, kg, *, update_token: str | None = None, path: str = "/",
              max_file_size: int = DEFAULT_MAX_FILE_SIZE, concurrency: int = DEFAULT_CONCURRENCY,
-             examples_file: str | Path | None = DEMO_QUESTIONS, service: ChatService | None = None):
+             examples_file: str | Path | None = DEMO_QUESTIONS, service: ChatService | None = None,
+             warm_up: bool = True):
     """Add ``POST /api/ask``, ``POST /api/ingest`` and the Gradio UI (at ``path``) to a FastAPI app.
 
     The REST routes are added before the UI so the UI mounted at ``/`` does not hide them; the
-    Gradio queue answers ``concurrency`` chats at once and runs one build at a time.
+    Gradio queue answers ``concurrency`` chats at once and runs one build at a time. With
+    ``warm_up`` the question models load in a background thread right away.
     """
     import gradio as gr
 
@@ -642,6 +657,8 @@ def mount_ui(app, kg, *, update_token: str | None = None, path: str = "/",
     add_api_routes(app, service)
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=concurrency)
+    if warm_up:
+        threading.Thread(target=service.warm_up, daemon=True, name="kgqa-warm-up").start()
     return gr.mount_gradio_app(app, demo, path=path, max_file_size=max_file_size, css=_CSS,
                                footer_links=["api"], show_error=True)
 

@@ -36,16 +36,19 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
 def md_escape(text: Any) -> str:
-    """Text made safe inside markdown: markup characters are backslash-escaped.
+    """Text made safe inside markdown: markup characters are backslash-escaped, tags become entities.
 
     >>> md_escape("C++ [draft] *new*")
     'C\\\\+\\\\+ \\\\[draft\\\\] \\\\*new\\\\*'
+    >>> md_escape("<img src=x>")
+    '&lt;img src=x&gt;'
     """
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    text = _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def confidence_text(score: Any) -> str:
@@ -258,7 +261,7 @@ def evidence_graph(answer_set: Any, *, max_answers: int = 5) -> DrawnGraph:
             elif sentence:
                 title += f" — “{sentence}” ({doc})"
             graph.edge(s_id, o_id, str(_get(step, "predicate")), style, title)
-        if steps or _get(answer, "iri"):
+        if steps:
             graph.node(answer_id, str(_get(answer, "label")), "answer",
                        f"answer: {_get(answer, 'label')} ({confidence_text(_get(answer, 'score'))})")
     return graph
@@ -299,16 +302,21 @@ def layout(graph: DrawnGraph, *, width: int = 600, height: int = 420, seed: int 
     """Node positions inside a ``width`` x ``height`` box (networkx spring layout, fixed seed).
 
     >>> g = DrawnGraph(); g.node("a", "A"); g.node("b", "B"); g.edge("a", "b", "knows")
-    >>> pos = layout(g, width=200, height=100)
-    >>> all(30 <= x <= 170 and 30 <= y <= 70 for x, y in pos.values())
+    >>> g.node("c", "C"); g.edge("b", "c", "knows")
+    >>> pos = layout(g, width=300, height=200)
+    >>> all(95 <= x <= 205 and 35 <= y <= 140 for x, y in pos.values())
     True
     """
     ids = [n.id for n in graph.nodes]
     if not ids:
         return {}
-    margin = 30.0
+    # room for node labels at the sides and below, and for the legend at the bottom
+    left, right, top, bottom = 95.0, 95.0, 35.0, 60.0
+    inner_w, inner_h = width - left - right, height - top - bottom
     if len(ids) == 1:
-        return {ids[0]: (width / 2, height / 2)}
+        return {ids[0]: (width / 2, top + inner_h / 2)}
+    if len(ids) == 2:
+        return {ids[0]: (left + inner_w * 0.1, top + inner_h / 2), ids[1]: (left + inner_w * 0.9, top + inner_h / 2)}
     import networkx as nx
 
     G = nx.Graph()
@@ -319,13 +327,9 @@ def layout(graph: DrawnGraph, *, width: int = 600, height: int = 420, seed: int 
     ys = [float(p[1]) for p in raw.values()]
     span_x = (max(xs) - min(xs)) or 1.0
     span_y = (max(ys) - min(ys)) or 1.0
-    inner_w, inner_h = width - 2 * margin - 60, height - 2 * margin
-    out = {}
-    for node_id, p in raw.items():
-        x = margin + 30 + (float(p[0]) - min(xs)) / span_x * inner_w
-        y = margin + (float(p[1]) - min(ys)) / span_y * inner_h
-        out[node_id] = (round(x, 1), round(y, 1))
-    return out
+    return {node_id: (round(left + (float(p[0]) - min(xs)) / span_x * inner_w, 1),
+                      round(top + (float(p[1]) - min(ys)) / span_y * inner_h, 1))
+            for node_id, p in raw.items()}
 
 
 def _edge_path(x1: float, y1: float, x2: float, y2: float, bend: float) -> tuple[str, float, float]:
@@ -349,7 +353,7 @@ def _short(text: str, n: int = 28) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def graph_svg(graph: DrawnGraph, *, width: int = 600, height: int = 420, element_id: str = "kg-graph",
+def graph_svg(graph: DrawnGraph, *, width: int = 560, height: int = 440, element_id: str = "kg-graph",
               empty_text: str = "Ask a question to see the facts behind its answer.") -> str:
     """An inline SVG drawing of ``graph``: coloured nodes, labelled arrows, tooltips, a legend.
 
@@ -402,7 +406,7 @@ def graph_svg(graph: DrawnGraph, *, width: int = 600, height: int = 420, element
             f'data-bend="{bend}"><title>{esc(e.title or e.label)}</title>'
             f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="1.8"{dash} '
             f'marker-end="url(#{esc(element_id)}-arrow-{esc(e.style)})"/>'
-            f'<text x="{lx:.1f}" y="{ly - 4:.1f}" text-anchor="middle" font-size="11" fill="{colour}" '
+            f'<text x="{lx:.1f}" y="{ly - 4:.1f}" text-anchor="middle" font-size="13" fill="{colour}" '
             f'paint-order="stroke" stroke="#fbfdff" stroke-width="3">{esc(_short(e.label, 24))}</text></g>')
     parts.append("</g>")
     parts.append('<g class="kg-nodes">')
@@ -413,7 +417,7 @@ def graph_svg(graph: DrawnGraph, *, width: int = 600, height: int = 420, element
             f'<g class="kg-node kg-node-{esc(n.kind)}" data-i="{i}" transform="translate({x},{y})" '
             f'style="cursor:grab"><title>{esc(n.title or n.label)}</title>'
             f'<circle r="{_RADIUS}" fill="{colour}" fill-opacity="0.9" stroke="#fff" stroke-width="2"/>'
-            f'<text y="{_RADIUS + 14}" text-anchor="middle" font-size="12" fill="#0f172a" '
+            f'<text y="{_RADIUS + 16}" text-anchor="middle" font-size="14" fill="#0f172a" '
             f'paint-order="stroke" stroke="#fbfdff" stroke-width="3">{esc(_short(n.label))}</text></g>')
     parts.append("</g>")
     legend = [("answer", "answer"), ("topic", "question topic"), ("entity", "entity")]
