@@ -23,6 +23,7 @@ def serve(
 
     from kg import KnowledgeGraph
     from kg.errors import KGQAError
+    from ui.chat import mount_ui
     from ui.cli import default_store, fail
     from ui.http import build_app
 
@@ -33,8 +34,9 @@ def serve(
         fail(err)
     try:
         app = build_app(kg, update_token=update_token, timeout=timeout, max_rows=max_rows)
+        app = mount_ui(app, kg, update_token=update_token)  # chat UI at /, POST /api/ask and /api/ingest
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-        typer.echo(f"kgqa: serving {location} at {url}/sparql (docs: {url}/docs); "
+        typer.echo(f"kgqa: serving {location} at {url}/ (chat UI), {url}/sparql (docs: {url}/docs); "
                    f"updates {'need the bearer token' if update_token else 'are disabled'}; Ctrl+C stops")
         try:
             uvicorn.run(app, host=host, port=port, log_level=os.environ.get("KGQA_LOG_LEVEL", "warning"))
