@@ -15,6 +15,9 @@ default kgqa pipeline (``nlp/pipeline.cfg``, default schema), then reports
     the cluster of the predicted mention that overlaps it most (none: a singleton), plus the share of
     gold mentions detected at all.
 
+Also printed: how often facts of each stated confidence band match a gold triple (a check of the
+confidence calibration; Re-DocRED's gold is not exhaustive, so these are lower bounds).
+
     nice -n 10 .venv/bin/python bench/redocred.py --limit 100
     nice -n 10 .venv/bin/python bench/redocred.py            # all 500 documents
 
@@ -100,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     tp_pred = n_pred = n_pred_other = 0
     gold_found = n_gold = gold_ceiling = 0
     per_rel = defaultdict(Counter)
+    by_conf = defaultdict(Counter)
     b3_p = b3_r = 0.0
     b3_docs = 0
     detected = total_mentions = 0
@@ -139,6 +143,9 @@ def main(argv: list[str] | None = None) -> None:
                 n_pred += 1
                 per_rel[pid]["pred"] += 1
                 hits = {(h, r, t) for h, r, t in gold_triples if r == pid and matches(f.subject, h) and matches(f.object, t)}
+                bucket = min(9, int(f.confidence * 10))
+                by_conf[bucket]["pred"] += 1
+                by_conf[bucket]["ok"] += bool(hits)
                 if hits:
                     tp_pred += 1
                     per_rel[pid]["pred_ok"] += 1
@@ -214,6 +221,12 @@ def main(argv: list[str] | None = None) -> None:
     cov_found = sum(c["found"] for pid, c in per_rel.items() if pid in covered)
     print(f"  relations of the default schema that Re-DocRED uses: {len(covered)} of 96; their gold triples: "
           f"{cov_gold}, recall on them {pct(cov_found, cov_gold)} %")
+    print()
+    print("  calibration: share of predicted facts that match a gold triple, by stated confidence")
+    print(f"  {'confidence':12} {'facts':>6} {'correct':>8}")
+    for bucket in sorted(by_conf):
+        c = by_conf[bucket]
+        print(f"  [{bucket / 10:.1f}, {(bucket + 1) / 10:.1f})   {c['pred']:6d} {pct(c['ok'], c['pred']):>7} %")
     print()
     print("(b) entity clustering vs gold vertexSet (B³ over gold name mentions, TIME/NUM excluded)")
     bp, br = (b3_p / b3_docs, b3_r / b3_docs) if b3_docs else (0.0, 0.0)

@@ -219,18 +219,34 @@ class NameIndex:
 _graph_indexes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def graph_index(kg) -> NameIndex:
+def _document_count(kg) -> int:
+    from kg.namespaces import KGQA, META_GRAPH
+    from kg.terms import sparql_term
+
+    rows = list(kg.query(f"SELECT (COUNT(?d) AS ?n) WHERE {{ GRAPH {sparql_term(META_GRAPH)} "
+                         f"{{ ?d a {sparql_term(KGQA.Document)} }} }}"))
+    return int(rows[0]["n"].toPython()) if rows and rows[0]["n"] is not None else 0
+
+
+def graph_index(kg, *, max_age: float = 30.0) -> NameIndex:
     """The cached :class:`NameIndex` of ``kg`` (built on first use).
 
     The pipeline adds every entity it extracts to this index itself, so building a corpus into one
-    graph never re-reads the store; the index is rebuilt when the graph got smaller than last seen.
+    graph does not re-read the store for each document. The index is re-read from the store when the
+    number of documents changed and it is older than ``max_age`` seconds (others wrote or deleted).
     """
-    size = len(kg)
+    import time
+
+    now = time.monotonic()
     entry = _graph_indexes.get(kg)
-    if entry is None or size < entry[1]:
-        entry = [NameIndex.from_graph(kg), size]
+    if entry is not None and now - entry[2] > max_age:
+        if _document_count(kg) == entry[1]:
+            entry[2] = now
+        else:
+            entry = None
+    if entry is None:
+        entry = [NameIndex.from_graph(kg), _document_count(kg), now]
         _graph_indexes[kg] = entry
-    entry[1] = max(entry[1], size)
     return entry[0]
 
 
