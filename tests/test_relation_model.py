@@ -1,0 +1,217 @@
+"""Joint entity + relation extraction: data reading, the strict metric, training, CLI errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kg.errors import ParseError
+from nlp.spert_data import Example, Link, Span, parse_spert, read_spert
+
+TINY = Path(__file__).parent / "data" / "spert_tiny.json"
+
+
+def _write(tmp_path, text, name="data.json"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---- data ---------------------------------------------------------------------------------------
+def test_tiny_file_reads_with_its_schema():
+    data = read_spert(TINY)
+    assert data.skipped == 0 and len(data.examples) >= 10
+    schema = data.schema()
+    assert schema.entity_types == ("Org", "Person", "Place")
+    assert schema.relation_types == ("based_in", "born_in", "works_for")
+
+
+def test_malformed_records_are_skipped_and_counted():
+    good = {"tokens": ["Ada", "left", "Acme"], "entities": [{"type": "P", "start": 0, "end": 1},
+                                                            {"type": "O", "start": 2, "end": 3}],
+            "relations": [{"type": "left", "head": 0, "tail": 1}]}
+    bad = [
+        "a string",
+        {"tokens": []},
+        {"tokens": ["a", "b"], "entities": [{"type": "P", "start": 1, "end": 5}]},  # span past the end
+        {"tokens": ["a", "b"], "entities": [{"type": "P", "start": 1, "end": 1}]},  # empty span
+        {"tokens": ["a"], "entities": [{"type": "P", "start": 0, "end": 1}],
+         "relations": [{"type": "r", "head": 0, "tail": 3}]},  # tail indexes no entity
+        {"tokens": ["a"], "entities": [{"start": 0, "end": 1}]},  # no type
+    ]
+    data = parse_spert([good, *bad])
+    assert len(data.examples) == 1 and data.skipped == len(bad)
+    assert data.examples[0].relation_triples() == {((0, 1, "P"), (2, 3, "O"), "left")}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "not valid JSON"),
+    ('{"tokens": ["a"]}', "expected a JSON list"),
+    ('[{"tokens": 3}]', "no valid record"),
+])
+def test_unreadable_files_raise_one_clear_error(tmp_path, text, message):
+    with pytest.raises(ParseError, match=message):
+        read_spert(_write(tmp_path, text))
+
+
+def test_missing_file_raises(tmp_path):
+    with pytest.raises(ParseError, match="file not found"):
+        read_spert(tmp_path / "nope.json")
+
+
+# ---- strict metric ------------------------------------------------------------------------------
+def _pred(entities, relations):
+    return {"entities": [{"type": t, "start": s, "end": e, "score": 1.0} for t, s, e in entities],
+            "relations": [{"type": r, "head": h, "tail": t, "score": 1.0} for r, h, t in relations]}
+
+
+GOLD = [
+    Example(("Ada", "Lovelace", "worked", "for", "Acme", "in", "Paris"),
+            (Span("Peop", 0, 2), Span("Org", 4, 5), Span("Loc", 6, 7)),
+            (Link("Work_For", 0, 1), Link("OrgBased_In", 1, 2))),
+    Example(("Bob", "lives", "in", "Rome"), (Span("Peop", 0, 1), Span("Loc", 3, 4)), (Link("Live_In", 0, 1),)),
+]
+
+
+def test_strict_metric_hand_computed():
+    from nlp.relation_model import strict_scores
+
+    predictions = [
+        # Work_For right; OrgBased_In reversed (does not count); an extra wrong relation
+        _pred([("Peop", 0, 2), ("Org", 4, 5), ("Loc", 6, 7)],
+              [("Work_For", 0, 1), ("OrgBased_In", 2, 1), ("Live_In", 0, 2)]),
+        # right spans and relation type, but the head's entity type is wrong: does not count
+        _pred([("Org", 0, 1), ("Loc", 3, 4)], [("Live_In", 0, 1)]),
+    ]
+    scores = strict_scores(GOLD, predictions)
+    rel = scores["relations"]
+    assert (rel["tp"], rel["fp"], rel["fn"]) == (1, 3, 2)
+    assert rel["precision"] == pytest.approx(1 / 4) and rel["recall"] == pytest.approx(1 / 3)
+    assert rel["f1"] == pytest.approx(2 * (1 / 4) * (1 / 3) / (1 / 4 + 1 / 3))
+    ent = scores["entities"]
+    assert (ent["tp"], ent["fp"], ent["fn"]) == (4, 1, 1)
+    assert scores["relation_types"]["Work_For"]["f1"] == 1.0
+    assert scores["relation_types"]["OrgBased_In"]["tp"] == 0
+    assert scores["relation_types"]["Live_In"]["fp"] == 2 and scores["relation_types"]["Live_In"]["fn"] == 1
+
+
+def test_strict_metric_wrong_span_boundary_does_not_count():
+    from nlp.relation_model import strict_scores
+
+    # "Lovelace" alone instead of "Ada Lovelace"
+    pred = _pred([("Peop", 1, 2), ("Org", 4, 5), ("Loc", 6, 7)], [("Work_For", 0, 1), ("OrgBased_In", 1, 2)])
+    scores = strict_scores(GOLD[:1], [pred])
+    assert scores["relations"]["tp"] == 1 and scores["relations"]["fp"] == 1
+
+
+def test_perfect_predictions_score_one():
+    from nlp.relation_model import strict_scores
+
+    preds = [_pred([(e.type, e.start, e.end) for e in ex.entities], [(r.type, r.head, r.tail) for r in ex.relations])
+             for ex in GOLD]
+    scores = strict_scores(GOLD, preds)
+    assert scores["relations"]["f1"] == 1.0 and scores["entities"]["f1"] == 1.0
+
+
+# ---- training -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+
+    from nlp.relation_model import train_relations
+
+    threads = torch.get_num_threads()
+    out = tmp_path_factory.mktemp("re-model")
+    # a fast setting: one fine-tuned layer, higher learning rates, one thread (the CPU is shared)
+    try:
+        report = train_relations(train=TINY, dev=TINY, out=out, epochs=14, seed=1, trainable_layers=1,
+                                 lr_encoder=3e-4, lr_heads=5e-3, batch_size=4, warmup=0.0, threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    return report, out
+
+
+@pytest.mark.slow
+def test_training_lowers_loss_and_saves(tiny_model):
+    report, out = tiny_model
+    assert report.losses[-1] < report.losses[0] / 2
+    assert (out / "config.json").is_file() and (out / "weights.safetensors").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["schema"]["relation_types"] == ["based_in", "born_in", "works_for"]
+    # only the top layer and the heads are saved, not the 90 MB encoder
+    assert report.weights_bytes < 5_000_000
+
+
+@pytest.mark.slow
+def test_trained_model_reloads_and_predicts_training_relations(tiny_model):
+    from nlp.relation_model import evaluate_relations, load_relation_model
+
+    _, out = tiny_model
+    model = load_relation_model(out)
+    scores = evaluate_relations(model=model, data=TINY)
+    assert scores["relations"]["f1"] >= 0.8, scores["relations"]
+    [result] = model.predict_text([["Maria", "Lopez", "works", "for", "Bluefin", "Labs", "."]])
+    names = {(e["text"], e["type"]) for e in result["entities"]}
+    assert ("Maria Lopez", "Person") in names and ("Bluefin Labs", "Org") in names
+    rels = [(result["entities"][r["head"]]["text"], r["type"], result["entities"][r["tail"]]["text"])
+            for r in result["relations"]]
+    assert ("Maria Lopez", "works_for", "Bluefin Labs") in rels
+    assert all(0.0 <= r["score"] <= 1.0 for r in result["relations"])
+
+
+@pytest.mark.slow
+def test_long_sentence_is_split_into_windows(tiny_model):
+    from nlp.relation_model import load_relation_model
+
+    _, out = tiny_model
+    model = load_relation_model(out)
+    model.config.max_pieces = 12  # force several windows
+    words = "Maria Lopez works for Bluefin Labs .".split() * 4
+    [result] = model.predict([words])
+    assert all(0 <= e["start"] < e["end"] <= len(words) for e in result["entities"])
+    assert any(e["start"] >= 7 for e in result["entities"])  # spans found beyond the first window
+
+
+def test_load_rejects_a_folder_without_a_model(tmp_path):
+    from nlp.relation_model import RelationModelError, load_relation_model
+
+    with pytest.raises(RelationModelError, match="not a relation model folder"):
+        load_relation_model(tmp_path)
+
+
+# ---- CLI ----------------------------------------------------------------------------------------
+def test_cli_bad_training_file_is_one_line_error(tmp_path):
+    from ui.cli import app
+
+    bad = _write(tmp_path, "{broken")
+    result = CliRunner().invoke(app, ["train", "relations", "--train", str(bad), "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0
+    assert "not valid JSON" in result.output and "Traceback" not in result.output
+
+
+def test_cli_evaluate_missing_model_and_missing_data(tmp_path):
+    from ui.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", "relations", "--model", str(tmp_path), "--data", str(TINY)])
+    assert result.exit_code != 0 and "not a relation model folder" in result.output
+    result = runner.invoke(app, ["evaluate", "relations", "--model", str(tmp_path),
+                                 "--data", str(tmp_path / "missing.json")])
+    assert result.exit_code != 0 and "file not found" in result.output
+
+
+@pytest.mark.slow
+def test_cli_evaluate_prints_json_scores(tiny_model, tmp_path):
+    from ui.cli import app
+
+    _, out = tiny_model
+    records = json.loads(TINY.read_text())
+    data = _write(tmp_path, json.dumps(records + [{"tokens": "oops"}]))
+    result = CliRunner().invoke(app, ["evaluate", "relations", "--model", str(out), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 malformed record" in result.output
+    payload = json.loads(result.output[result.output.index("{"):])
+    assert set(payload["relation_types"]) == {"based_in", "born_in", "works_for"}
+    assert payload["skipped"] == 1 and 0.0 <= payload["relations"]["f1"] <= 1.0
