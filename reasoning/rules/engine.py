@@ -453,9 +453,10 @@ def evaluate(triples: Iterable, rules: Iterable[Rule], *, terms: TermTable | Non
         for _, fn in functions:
             fn(DP, new)
         DP = {}
+        sp_get, op_get, dp_get = SP.get, OP.get, DP.get  # bound once: this loop runs per new fact
         for t in new:
             s, p, o = t
-            d = SP.get(p)
+            d = sp_get(p)
             if d is None:
                 SP[p] = d = {}
                 OP[p] = {}
@@ -464,12 +465,13 @@ def evaluate(triples: Iterable, rules: Iterable[Rule], *, terms: TermTable | Non
                 d[s] = {o}
             else:
                 os_.add(o)
-            ss = OP[p].get(o)
+            od = op_get(p)
+            ss = od.get(o)
             if ss is None:
-                OP[p][o] = {s}
+                od[o] = {s}
             else:
                 ss.add(s)
-            pairs = DP.get(p)
+            pairs = dp_get(p)
             if pairs is None:
                 DP[p] = [(s, o)]
             else:
