@@ -179,6 +179,17 @@ def test_examples_come_from_the_store(tmp_path):
     assert len(examples) == 6 and all(q.endswith("?") for q in examples)
 
 
+def test_a_failing_reasoner_is_reported_in_the_chat(monkeypatch):
+    service = ChatService(_store(), examples_file=None)
+
+    def broken(question, method=None):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(service, "ask", broken)
+    reply, drawing = service.answer("Who founded Intel?")
+    assert reply.startswith("**Internal error**") and "boom" in reply and "<svg" in drawing
+
+
 def test_empty_store_chat_says_how_to_add_documents():
     service = ChatService(KnowledgeGraph.open("memory"), examples_file=None)
     assert service.chat("Where was Ada born?") == fmt.EMPTY_STORE_MARKDOWN

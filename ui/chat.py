@@ -25,6 +25,7 @@ import contextlib
 import csv
 import hmac
 import io
+import logging
 import os
 import re
 import tempfile
@@ -42,6 +43,8 @@ from kg.namespaces import INFERRED_GRAPH, KGQA, RDF, RDFS, SKOS
 from kg.terms import sparql_term
 from ui import formatting as fmt
 
+log = logging.getLogger("kgqa.chat")
+
 #: Where ``make run`` keeps the demo questions; used as examples when they name entities in the store.
 DEMO_QUESTIONS = Path(__file__).resolve().parents[1] / "demo" / "questions.txt"
 #: Upload limit per file (Gradio uploads and ``POST /api/ingest``).
@@ -49,6 +52,8 @@ DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 #: Chats answered at once; others wait in Gradio's queue (ingestion runs one build at a time).
 DEFAULT_CONCURRENCY = 8
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+#: How often (seconds) the entity index and example questions check whether the store changed.
+REFRESH_SECONDS = 30.0
 
 SPARQL_EXAMPLES = {
     "Facts with their relation labels": """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -123,7 +128,10 @@ class ChatService:
         self.method = method
         self._cache_lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self._models_lock = threading.Lock()
+        self._models_ready = threading.Event()
         self._cache_key: int | None = None
+        self._checked_at = 0.0
         self._entity_index: list[tuple[str, str]] = []
         self._examples: list[str] = []
 
@@ -132,19 +140,35 @@ class ChatService:
         """Load the question models and the label index now, so the first user does not wait for them."""
         try:
             examples = self.examples(1)
+            self._load_models()
             if examples:
                 self.ask(examples[0])
         except Exception:  # warming is best effort: a real question reports any problem to its user
             pass
 
+    def _load_models(self) -> None:
+        # Lazy model loading (transformers' lazy imports) is not thread-safe: the first load runs
+        # under a lock, so twenty first questions arriving together wait for one load.
+        if self._models_ready.is_set():
+            return
+        with self._models_lock:
+            if not self._models_ready.is_set():
+                from nlp.encoder import embed
+                from reasoning.question import load_spacy
+
+                embed(["kgqa warm-up"])
+                load_spacy()
+                self._models_ready.set()
+
     def is_empty(self) -> bool:
-        """Whether the store holds no facts at all."""
-        return len(self.kg) == 0
+        """Whether the store holds no facts at all (an ASK, cheap on any size of store)."""
+        return not bool(self.kg.query("ASK { ?s ?p ?o }"))
 
     def ask(self, question: str, method: str | None = None):
         """The :class:`~reasoning.answers.AnswerSet` for a question (``reasoning.ask``)."""
         from reasoning import ask
 
+        self._load_models()
         return ask(self.kg, question, method=method or self.method)
 
     def answer(self, question: str) -> tuple[str, str]:
@@ -160,6 +184,10 @@ class ChatService:
             answers = self.ask(question)
         except KGQAError as err:
             return f"**Could not answer:** {fmt.md_escape(err)}", fmt.graph_svg(fmt.DrawnGraph(), element_id="kg-evidence")
+        except Exception as err:  # a bug must not end the conversation: say so, keep the trace in the log
+            log.exception("answering %r failed", question)
+            return (f"**Internal error** while answering ({fmt.md_escape(type(err).__name__)}: {fmt.md_escape(err)}); "
+                    "the server log has the details.", fmt.graph_svg(fmt.DrawnGraph(), element_id="kg-evidence"))
         if not answers.answers:
             reply = fmt.no_answer_markdown(question, self.examples(5), answers.warnings)
             if answers.sparql:
@@ -190,9 +218,17 @@ class ChatService:
 
     # ------------------------------------------------------------------ examples and entity index
     def _refresh(self) -> None:
-        """Rebuild the label index and the example questions when the store changed."""
-        key = len(self.kg)
+        """Rebuild the label index and the example questions when the store changed.
+
+        The store's size is checked at most every ``REFRESH_SECONDS`` (counting is linear in the
+        store); an ingest through this service refreshes at once.
+        """
         with self._cache_lock:
+            now = time.monotonic()
+            if self._cache_key is not None and now - self._checked_at < REFRESH_SECONDS:
+                return
+            self._checked_at = now
+            key = len(self.kg)
             if key == self._cache_key:
                 return
             ent = sparql_term(KGQA.Entity)

@@ -578,7 +578,7 @@ def build_report_markdown(report: Any) -> str:
     >>> print(build_report_markdown({"documents": 2, "facts": 7, "errors": ["b.pdf: not text"]}))
     **Build finished**
     <BLANKLINE>
-    | | |
+    | | value |
     |---|---|
     | documents | 2 |
     | facts | 7 |
@@ -612,7 +612,7 @@ def build_report_markdown(report: Any) -> str:
             lists.append((key, list(value)))
     lines = ["**Build finished**", ""]
     if scalars:
-        lines += ["| | |", "|---|---|"]
+        lines += ["| | value |", "|---|---|"]
         lines += [f"| {md_escape(k.replace('_', ' '))} | {md_escape(v)} |" for k, v in scalars]
     for key, items in lists:
         if not items:
