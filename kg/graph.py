@@ -85,12 +85,15 @@ class KnowledgeGraph:
     @classmethod
     def open(cls, location: str | os.PathLike | Store = "memory", *, create: bool = True,
              update_url: str | None = None, read_only: bool = False,
-             timeout: float | None = None) -> "KnowledgeGraph":
+             timeout: float | None = None, in_memory: bool = False) -> "KnowledgeGraph":
         """Open a store by name (``"memory"``), folder path or SPARQL endpoint URL.
 
         ``create=False`` raises :class:`~kg.errors.StoreNotFoundError` for a missing folder.
+        ``in_memory=True`` (folders only) answers queries from an in-memory copy of the folder, for
+        read-mostly serving; writes still reach the disk (:class:`kg.stores.MirroredStore`).
         """
-        return cls(resolve_store(location, create=create, update_url=update_url, read_only=read_only),
+        return cls(resolve_store(location, create=create, update_url=update_url, read_only=read_only,
+                                 in_memory=in_memory),
                    default_timeout=timeout)
 
     def close(self) -> None:

@@ -373,7 +373,7 @@ def test_serve_help_and_missing_store(tmp_path):
     runner = CliRunner()
     r = runner.invoke(app, ["serve", "--help"])
     assert r.exit_code == 0
-    for option in ("--store", "--host", "--port", "--update-token", "--timeout", "--max-rows"):
+    for option in ("--store", "--host", "--port", "--update-token", "--timeout", "--max-rows", "--in-memory"):
         assert option in r.output
     r = runner.invoke(app, ["serve", "--store", str(tmp_path / "nowhere")])
     assert r.exit_code != 0 and "E-STORE-MISSING" in r.output

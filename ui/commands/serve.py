@@ -17,6 +17,9 @@ def serve(
         help="Accept SPARQL updates that carry 'Authorization: Bearer TOKEN'; without it updates are refused."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.001, help="Seconds before a query is stopped (503)."),
     max_rows: int = typer.Option(100_000, "--max-rows", min=1, help="Row cap per query result (413 above it)."),
+    in_memory: bool = typer.Option(False, "--in-memory", help="Answer queries from an in-memory copy of the store "
+                                   "(several times faster joins; needs RAM for the whole store; writes still "
+                                   "reach the disk)."),
 ):
     """Serve the store over HTTP: SPARQL 1.1 Protocol at /sparql, /health, /api/stats, OpenAPI docs at /docs."""
     import uvicorn
@@ -29,7 +32,9 @@ def serve(
 
     location = store or default_store()
     try:
-        kg = KnowledgeGraph.open(location, create=False)
+        if in_memory:
+            typer.echo(f"kgqa: copying {location} into memory ...")
+        kg = KnowledgeGraph.open(location, create=False, in_memory=in_memory)
     except KGQAError as err:
         fail(err)
     try:
