@@ -162,6 +162,23 @@ def test_trained_model_reloads_and_predicts_training_relations(tiny_model):
 
 
 @pytest.mark.slow
+def test_predict_text_on_a_spacy_doc_gives_doc_offsets(tiny_model):
+    import spacy
+
+    from nlp.relation_model import load_relation_model
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    doc = nlp("It rained.  Maria Lopez works for Bluefin Labs.")  # the double space is a whitespace token
+    results = load_relation_model(tiny_model[1]).predict_text(doc)
+    assert [r["sentence"] for r in results] == [0, 1]
+    entities = [e for r in results for e in r["entities"]]
+    assert ("Maria Lopez", "Person") in {(e["text"], e["type"]) for e in entities}
+    for e in entities:
+        assert doc[e["start"]: e["end"]].text == e["text"] == doc.text[e["char_start"]: e["char_end"]]
+
+
+@pytest.mark.slow
 def test_long_sentence_is_split_into_windows(tiny_model):
     from nlp.relation_model import load_relation_model
 
