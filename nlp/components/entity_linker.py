@@ -73,11 +73,13 @@ class EntityLinker:
                 continue
             if not any(c.isalpha() for c in text) or len(text) > 120:
                 continue
-            start = ent.start
-            # "the Nobel Prize" -> "Nobel Prize"
-            while start < ent.end - 1 and doc[start].lower_ in ("the", "a", "an"):
+            start, end = ent.start, ent.end
+            # "the Nobel Prize" -> "Nobel Prize"; "Astley 's" -> "Astley"
+            while start < end - 1 and doc[start].lower_ in ("the", "a", "an"):
                 start += 1
-            mentions.append(Mention(start, ent.end, typ, "name", None, 1.0, doc[start:ent.end].text))
+            while end - 1 > start and doc[end - 1].lower_ in ("'s", "’s", "'", "’"):
+                end -= 1
+            mentions.append(Mention(start, end, typ, "name", None, 1.0, doc[start:end].text))
         clusters: list[EntityCluster] = []
         for mi, m in enumerate(mentions):
             if m.kind != "name":

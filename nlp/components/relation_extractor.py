@@ -25,7 +25,7 @@ scores 0.65-0.9, unrelated connecting text 0.1-0.5); they are not fitted on a be
 Patterns that connecting text cannot express are read directly: life dates in parentheses after
 a person ("Marie Curie (7 November 1867 – 4 July 1934)"); occupations stated with a copula or
 apposition ("Curie was a physicist", "Curie, a chemist,"), only when the schema has a relation whose
-object type is ``ROLE``; nationality from "X was a Polish physicist" (P27); and "Place, Place"
+object type is ``ROLE``; nationality from "X was a Polish physicist" and "British singer X" (P27); and "Place, Place"
 ("Passy, Paris") as located in (P131), or country (P17) when the second is a country. A located-in
 fact whose object is a country (``nlp/schemas/countries.txt``) is stated as country (P17), the
 Wikidata convention. These pattern facts have fixed confidences (0.7-0.85). Finally, within the
@@ -76,17 +76,18 @@ def _lexical(c: list[str], p: list[str]) -> float:
     return 0.0
 
 
-def dependency_path(doc: Doc, a: Mention, b: Mention) -> str:
-    """Words on the dependency path between two mentions' heads (sentence order, mentions left out)."""
+def dependency_path(doc: Doc, a: Mention, b: Mention, others: set[int] = frozenset()) -> tuple[str, bool]:
+    """Words on the dependency path between two mentions' heads (sentence order, mentions left out),
+    and whether the path runs through one of the ``others`` token positions (another entity)."""
     if not doc.has_annotation("DEP"):
-        return ""
+        return "", False
     ha, hb = doc[a.start:a.end].root, doc[b.start:b.end].root
     up_a = [ha, *ha.ancestors]
     up_b = [hb, *hb.ancestors]
     ids_b = {t.i for t in up_b}
     lca = next((t for t in up_a if t.i in ids_b), None)
     if lca is None:
-        return ""
+        return "", False
     path = {t.i for t in up_a[:up_a.index(lca) + 1]}
     path |= {t.i for t in up_b[:[t.i for t in up_b].index(lca.i) + 1]}
     inside = set(range(a.start, a.end)) | set(range(b.start, b.end))
@@ -96,7 +97,7 @@ def dependency_path(doc: Doc, a: Mention, b: Mention) -> str:
         if tok.pos_ in ("VERB", "AUX") or tok.dep_ == "ROOT":
             extra |= {c.i for c in tok.children if c.dep_ in _PATH_KEEP_DEPS}
     keep = sorted((path | extra) - inside)
-    return " ".join(doc[i].text for i in keep if not doc[i].is_punct)
+    return " ".join(doc[i].text for i in keep if not doc[i].is_punct), bool(path & others)
 
 
 class RelationExtractor:
@@ -183,13 +184,16 @@ class RelationExtractor:
                     if not options:
                         continue
                     contexts = []
+                    # other mentions of the same types as the pair: a closer candidate for the relation
+                    others = {i for m in ms if m is not a and m is not b and self._type(m, clusters) in (ta, tb)
+                              for i in range(m.start, m.end)}
                     if 0 < b.start - a.end <= self.max_between:
                         between = doc[a.end:b.start].text.strip(" ,;:()")
                         if between:
-                            contexts.append(between)
-                    path = dependency_path(doc, a, b)
+                            contexts.append(between if not others & set(range(a.end, b.start)) else _CROSSES + between)
+                    path, crosses = dependency_path(doc, a, b, others)
                     if path and path not in contexts:
-                        contexts.append(path)
+                        contexts.append(_CROSSES + path if crosses else path)
                     if contexts:
                         pairs.append((sent, a, b, options, contexts))
         sims = None
@@ -197,39 +201,50 @@ class RelationExtractor:
             from nlp.encoder import embed
 
             # function-word contexts are scored lexically only, so they are never embedded
-            texts = list(dict.fromkeys(c for p in pairs for c in p[4] if _has_content(c)))
-            row = {t: i for i, t in enumerate(texts)}
-            sims = embed(texts, max_length=48) @ self._aliases().T if texts else None
-        ctx_words = {c: [w.lower() for w in _WORD.findall(c)] for p in pairs for c in p[4]}
+            keys = list(dict.fromkeys(c for p in pairs for c in p[4] if _has_content(c)))
+            row = {t: i for i, t in enumerate(keys)}
+            sims = embed([k.removeprefix(_CROSSES) for k in keys], max_length=48) @ self._aliases().T if keys else None
+        ctx_words = {c: [w.lower() for w in _WORD.findall(c.removeprefix(_CROSSES))] for p in pairs for c in p[4]}
         for sent, a, b, options, contexts in pairs:
             best = (0.0, None, 0.0)
+            lex_best: dict[int, float] = {}
             for oi in options:
                 ri, direction, rows = self._options[oi]
                 score = 0.0
                 for ctx in contexts:
                     words = ctx_words[ctx]
+                    # a context that runs through another entity ("X married Y, CEO of Z" for X-Z) is
+                    # weaker evidence: no lexical credit, embedding similarity scaled by 0.9
+                    crosses = ctx.startswith(_CROSSES)
                     for r in rows:
-                        lex = _lexical(words, self._phrase_words[r])
+                        lex = 0.0 if crosses else _lexical(words, self._phrase_words[r])
                         emb = float(sims[row[ctx], r]) if sims is not None and ctx in row else 0.0
-                        score = max(score, lex, emb)
+                        score = max(score, lex, emb * (0.9 if crosses else 1.0))
+                        if lex:
+                            lex_best[oi] = max(lex_best.get(oi, 0.0), lex)
                 if score > best[0]:
                     best = (score, oi, options[oi])
             if best[1] is None:
                 continue
-            ri, direction, _ = self._options[best[1]]
-            rel = self.schema.relations[ri]
-            subj, obj = (a, b) if direction == "fwd" else (b, a)
-            if direction == "fwd" and not _fit(rel, self._type(a, clusters), self._type(b, clusters)):
-                subj, obj = b, a  # symmetric relation read from its object's side
-            conf = calibrate(best[0], self.center, self.slope) * best[2] * subj.confidence * obj.confidence
-            if conf < self.threshold:
-                continue
-            rm = self._relation(doc, sent, subj, obj, rel, conf)
-            if rm is not None:
-                out.append(rm)
+            # the best relation, plus any other whose phrase is literally there ("written and performed by")
+            chosen = [best] + [(lex_best[oi], oi, options[oi]) for oi in lex_best
+                               if oi != best[1] and lex_best[oi] >= 0.7]
+            for score, oi, fit in chosen:
+                ri, direction, _ = self._options[oi]
+                rel = self.schema.relations[ri]
+                subj, obj = (a, b) if direction == "fwd" else (b, a)
+                if direction == "fwd" and not _fit(rel, self._type(a, clusters), self._type(b, clusters)):
+                    subj, obj = b, a  # symmetric relation read from its object's side
+                conf = calibrate(score, self.center, self.slope) * fit * subj.confidence * obj.confidence
+                if conf < self.threshold:
+                    continue
+                rm = self._relation(doc, sent, subj, obj, rel, conf)
+                if rm is not None:
+                    out.append(rm)
         out = [self._country_instead(r, clusters) for r in out]
         out.extend(self._life_dates(doc, mentions))
         out.extend(self._place_pairs(doc, mentions, clusters))
+        out.extend(self._nationality_before_name(doc, mentions, clusters))
         if self._role_relation is not None:
             out.extend(self._occupations(doc, mentions, clusters))
         out.extend(self._countries_by_containment(out, clusters))
@@ -361,6 +376,27 @@ class RelationExtractor:
                                        self.extractor, label=rel.label))
         return out
 
+    def _nationality_before_name(self, doc: Doc, mentions: list[Mention], clusters) -> list[RelationMention]:
+        """"British singer Rick Astley", "the Japanese artist Ayumi Hamasaki" -> country of citizenship."""
+        rel = self._rel("P27", "country_of_citizenship")
+        if rel is None:
+            return []
+        out = []
+        names = [m for m in mentions if m.kind == "name" and m.cluster is not None]
+        for a, b in zip(names, names[1:]):
+            if self._type(a, clusters) not in ("NORP", "LOC") or self._type(b, clusters) != "PERSON":
+                continue
+            between = doc[a.end:b.start]
+            # only lower-case words (singer, recording artist, dance - pop) may stand between them
+            if len(between) > 5 or any(t.is_title or t.is_upper or t.like_num or t.text in ",;()" for t in between):
+                continue
+            if not all(t.is_lower or t.text in ("-", "–") for t in between):
+                continue
+            sent = doc[a.start].sent
+            out.append(RelationMention(b.cluster, rel.name, a.cluster, sent.start_char, sent.end_char, 0.7,
+                                       self.extractor, label=rel.label))
+        return out
+
     def _occupations(self, doc: Doc, mentions: list[Mention], clusters: list[EntityCluster]) -> list[RelationMention]:
         """"Curie was a physicist and chemist" / "Curie, a chemist," -> occupation (ROLE objects)."""
         if not doc.has_annotation("DEP"):
@@ -401,7 +437,7 @@ class RelationExtractor:
 
 #: NER often confuses these; a relation accepts the other type at this factor of its confidence
 _SOFT_TYPES = {("ORG", "LOC"): 0.85, ("LOC", "ORG"): 0.85, ("MISC", "WORK"): 0.85, ("MISC", "EVENT"): 0.85,
-               ("ORG", "WORK"): 0.8, ("EVENT", "WORK"): 0.8, ("NORP", "ORG"): 0.8}
+               ("ORG", "WORK"): 0.8, ("EVENT", "WORK"): 0.8}
 
 
 def _fit(rel, subject_type: str, object_type: str) -> float:
@@ -416,12 +452,16 @@ def _fit(rel, subject_type: str, object_type: str) -> float:
     return best
 
 
+#: marks a connecting text that runs through another entity mention (kept in the key, not embedded)
+_CROSSES = "\x00"
+
 _FUNCTION_WORDS = {"in", "on", "at", "of", "the", "a", "an", "and", "or", "to", "by", "for", "from", "with", "as",
                    "'s", "is", "was", "were", "are", "be", "been", "its", "his", "her", "their", "this", "that",
                    "which", "who", "where", "when", "also", "then", "s"}
 
 
 def _has_content(text: str) -> bool:
+    text = text.removeprefix(_CROSSES)
     return any(w.lower() not in _FUNCTION_WORDS and not w.isdigit() for w in _WORD.findall(text))
 
 
