@@ -61,6 +61,8 @@ def train_relations_command(
                                      trainable_layers=trainable_layers)
     except KGQAError as err:
         fail(err)
+    except OSError as err:  # e.g. --out names an existing file or a read-only folder
+        fail(f"cannot write the model to {out}: {err.strerror or err}")
     best = f", best dev relation F1 {report.best_dev_f1:.4f} at epoch {report.best_epoch}" \
         if report.best_dev_f1 is not None else ""
     typer.echo(f"trained on {report.train_examples} sentences for {report.epochs} epochs{best}; "
