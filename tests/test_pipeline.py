@@ -203,3 +203,35 @@ def test_trained_model_predictions_join_the_facts(monkeypatch, tmp_path):
                for f in ext.facts if f.source.extractor == "trained_relations"}
     assert trained == {("Ada", "work_for", "Acme", 0.8), ("Ada", "work_for", "Zorblat", 0.72)}
     assert any(e.label == "Zorblat" for e in ext.entities)  # a span only the model found
+
+
+def test_a_pipeline_is_described_by_a_config_file(tmp_path):
+    cfg = tmp_path / "mine.cfg"
+    cfg.write_text("""
+[nlp]
+lang = "en"
+pipeline = ["sentencizer", "entity_ruler", "kgqa_entity_linker", "kgqa_relation_extractor"]
+
+[components]
+
+[components.sentencizer]
+factory = "sentencizer"
+
+[components.entity_ruler]
+factory = "entity_ruler"
+
+[components.kgqa_entity_linker]
+factory = "kgqa_entity_linker"
+use_embeddings = false
+
+[components.kgqa_relation_extractor]
+factory = "kgqa_relation_extractor"
+scorer = "lexical"
+threshold = 0.9
+""")
+    nlp = load_pipeline(config=cfg)
+    assert nlp.pipe_names == ["sentencizer", "entity_ruler", "kgqa_entity_linker", "kgqa_relation_extractor"]
+    nlp.get_pipe("entity_ruler").add_patterns(PATTERNS)
+    # threshold 0.9 from the file: a phrase buried in a long connecting text no longer counts
+    assert triples(extract(nlp, "Ada Lovelace was born in London.", "a")) == {("Ada_Lovelace", "place_of_birth", "London")}
+    assert triples(extract(nlp, "Ada Lovelace , who later wrote many notes on engines , was born in London.", "b")) == set()
