@@ -592,7 +592,9 @@ def build_ui(service: ChatService):
                         return f"**Nothing was built:** {fmt.md_escape(err)}", gr.skip()
                     data = report_json(result)
                     data.pop("paths", None)  # temporary upload folders mean nothing to the user
-                    return fmt.build_report_markdown(data), gr.Dataset(samples=[[q] for q in service.examples()])
+                    questions = service.examples()
+                    return fmt.build_report_markdown(data), gr.Dataset(samples=[[q] for q in questions],
+                                                                       visible=bool(questions))
 
                 build.click(ingest, [uploads, pasted, doc_name, ingest_token], [report, examples],
                             api_name="ingest", concurrency_limit=1, concurrency_id="build")
@@ -667,9 +669,12 @@ def build_ui(service: ChatService):
         gr.api(chat, api_name="chat")
 
         def on_load():
-            return gr.Dataset(samples=[[q] for q in service.examples()]), service.stats_markdown()
+            placeholder = fmt.EMPTY_STORE_MARKDOWN if service.is_empty() else "Ask a question about the documents in the graph."
+            questions = service.examples()
+            return (gr.Dataset(samples=[[q] for q in questions], visible=bool(questions)), service.stats_markdown(),
+                    gr.Chatbot(placeholder=placeholder))
 
-        demo.load(on_load, None, [examples, stats], api_visibility="private")
+        demo.load(on_load, None, [examples, stats, chatbot], api_visibility="private")
     return demo
 
 

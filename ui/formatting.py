@@ -69,8 +69,9 @@ def confidence_text(score: Any) -> str:
 
 
 def _source_parts(source: Any) -> tuple[str | None, str | None]:
-    """(document, sentence) of a source given as a dict, a :class:`kg.Source` or None."""
-    return _get(source, "document"), _get(source, "sentence")
+    """(document, sentence) of a source given as a dict, a :class:`kg.Source` or None; whitespace trimmed."""
+    sentence = _get(source, "sentence")
+    return _get(source, "document"), (" ".join(str(sentence).split()) or None) if sentence is not None else None
 
 
 # ---------------------------------------------------------------------- chat answers
@@ -140,9 +141,10 @@ def answer_markdown(answer_set: Any, *, max_answers: int = 5) -> str:
     for i, answer in enumerate(shown):
         label = md_escape(_get(answer, "label", "?"))
         conf = confidence_text(_get(answer, "score"))
+        word = "ranking" if conf.startswith("score") else "confidence"
         extra = " · predicted link" if _get(answer, "predicted") else ""
         head = f"### {label}" if i == 0 else f"**{label}**"
-        lines.append(f"{head}\nconfidence **{conf}**{extra}" if i == 0 else f"{head} · confidence {conf}{extra}")
+        lines.append(f"{head}\n{word} **{conf}**{extra}" if i == 0 else f"{head} · {word} {conf}{extra}")
         steps = list(_get(answer, "evidence", []) or [])
         if steps:
             lines.append("")
