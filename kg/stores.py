@@ -220,7 +220,8 @@ class MirroredStore(OxigraphStore):
 
     def _reload(self) -> None:
         copy = ox.Store()
-        copy.bulk_extend(self._disk.quads_for_pattern(None, None, None, None))
+        # extend keeps blank node ids (a dump + reload would rename them) and beats bulk_extend in memory
+        copy.extend(self._disk.quads_for_pattern(None, None, None, None))
         self._store = copy  # one assignment: queries already running keep the old copy
 
     def update(self, sparql):
@@ -251,7 +252,7 @@ class MirroredStore(OxigraphStore):
         quads = list(quads)
         with self._write_lock:
             self._disk.bulk_extend(quads)
-            self._store.bulk_extend(quads)
+            self._store.extend(quads)
 
     def remove_graph(self, graph):
         with self._write_lock:
