@@ -4,7 +4,7 @@ Trains on ``conll04/train.json`` (model selection on dev) or loads ``--model DIR
 ``conll04/dev.json`` and prints strict micro P/R/F1, per-type scores and the training CPU time.
 Anchors (test split, from the papers): SpERT 71.5, REBEL 75.4, ReLiK-Large 78.1.
 
-    .venv/bin/python bench/conll04.py --model nlp/models/conll04-minilm     # the shipped model
+    .venv/bin/python bench/conll04.py --model nlp/models/conll04_minilm     # the shipped model
     nice -n 10 .venv/bin/python bench/conll04.py --epochs 8 --out /tmp/conll04-re  # retrain
 """
 from __future__ import annotations

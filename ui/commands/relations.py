@@ -25,7 +25,7 @@ def train_relations_command(
 ):
     """Train joint entity + relation extraction for the types found in --train.
 
-    Example: kgqa train relations --train train.json --dev dev.json --out models/re --epochs 14
+    Example: kgqa train relations --train train.json --dev dev.json --out models/re --epochs 8
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
