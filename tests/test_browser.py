@@ -133,6 +133,17 @@ class Browser:
     async def click(self, selector: str):
         await self.js(f"document.querySelector({json.dumps(selector)}).click()")
 
+    async def drag(self, selector: str, dx: float, dy: float):
+        """Press the mouse on an element's centre, move by (dx, dy) in steps, release."""
+        x, y = await self.js(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
+                             ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        await self.send("Input.dispatchMouseEvent", type="mousePressed", x=x, y=y, button="left", clickCount=1)
+        for step in range(1, 6):
+            await self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x + dx * step / 5,
+                            y=y + dy * step / 5, button="left")
+        await self.send("Input.dispatchMouseEvent", type="mouseReleased", x=x + dx, y=y + dy, button="left",
+                        clickCount=1)
+
     async def tab(self, name: str):
         await self.js("[...document.querySelectorAll('button[role=tab]')]"
                       f".find(b => b.textContent.trim() === {json.dumps(name)}).click()")
@@ -211,6 +222,13 @@ def test_each_tab_in_a_real_browser(chromium, server, shots):
         seen["drawing"] = await b.js("document.querySelectorAll('#kg-evidence-box .kg-node').length")
         seen["details"] = await b.js("document.querySelectorAll('#kg-chatbot details').length")
         await b.screenshot(shots / "ui_chat.png")
+        # the drawing is interactive: a dragged node moves and its edge follows
+        where = "(() => { const n = document.querySelector('#kg-evidence-box .kg-node'); " \
+                "const e = document.querySelector('#kg-evidence-box .kg-edge path'); " \
+                "return [n.getAttribute('transform'), e.getAttribute('d')]; })()"
+        before = await b.js(where)
+        await b.drag("#kg-evidence-box .kg-node circle", 60, 40)
+        seen["dragged"] = (before, await b.js(where))
         # Explore: fuzzy search (misspelt) shows the entity's facts and neighbourhood
         await b.tab("Explore")
         await b.type_into("#kg-search textarea, #kg-search input", "alan turnig", enter=True)
@@ -242,6 +260,8 @@ def test_each_tab_in_a_real_browser(chromium, server, shots):
     assert "London" in seen["chat"] and "Ada Lovelace was born in London in 1815." in seen["chat"]
     assert seen["details"] >= 1, "the SPARQL used should sit in a collapsed <details> block"
     assert seen["drawing"] >= 2, "the evidence graph should draw the question's entity and the answer"
+    (node_before, edge_before), (node_after, edge_after) = seen["dragged"]
+    assert node_after != node_before and edge_after != edge_before, "dragging a node should move it and its edge"
     assert "University of Manchester" in seen["explore"] and seen["neighbourhood"] >= 2
     assert "relation" in seen["sparql"] or "subject" in seen["sparql"]
     assert "built" in seen["ingest"] and "hopper.txt" in [d.id for d in server_kg.documents()]

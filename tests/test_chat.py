@@ -274,12 +274,15 @@ def test_sparql_and_ui_routes_live_side_by_side(served):
 
 def test_rest_ingest_needs_the_token_and_limits_upload_size():
     kg = _store()
-    with serve_in_background(_app(kg, update_token="tok", max_file_size=64)) as url:
+    with serve_in_background(_app(kg, update_token="tok", max_file_size=64, warm_up=False)) as url:
         refused = httpx.post(url + "api/ingest", data={"text": "Ada was born in London."}, timeout=30)
         assert refused.status_code == 401 and refused.json()["error"] == "E-AUTH"
         too_big = httpx.post(url + "api/ingest", files={"files": ("big.txt", b"word " * 100, "text/plain")},
                              headers={"Authorization": "Bearer tok"}, timeout=30)
         assert too_big.status_code == 413 and "big.txt" in too_big.json()["message"]
+        ui_upload = httpx.post(url + "gradio_api/upload", files={"files": ("big.txt", b"word " * 100, "text/plain")},
+                               timeout=30)
+        assert ui_upload.status_code == 413  # the Ingest tab's uploads have the same limit
 
 
 @pytest.mark.slow
