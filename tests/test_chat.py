@@ -82,6 +82,15 @@ def test_answer_markdown_shows_answer_confidence_evidence_citation_rule_and_spar
     assert "**Wales** · confidence 10%" in md
 
 
+def test_a_ranking_score_is_not_shown_as_a_confidence():
+    step = EvidenceStep("Ada Lovelace", "born in", "London", subject_iri="e:ada", predicate_iri="r:born",
+                        object_iri="e:london")
+    answers = AnswerSet("q", [Answer("London", "e:london", 1.47, [step])])
+    assert "ranking **score 1.47**" in fmt.answer_markdown(answers)
+    md = fmt.answer_markdown(answers, fact_confidence={("e:ada", "r:born", "e:london"): 0.9})
+    assert "confidence **90%** (evidence) · ranking score 1.47" in md and "London (90%)" in md
+
+
 def test_no_answer_and_empty_store_say_what_to_do():
     md = fmt.answer_markdown(AnswerSet("Who is Zork?", []))
     assert "No answer found" in md and "Ingest" in md and "Explore" in md
@@ -202,7 +211,7 @@ def test_empty_store_chat_says_how_to_add_documents():
 def test_gradio_client_chat_endpoint_answers_with_evidence(client):
     reply = client.predict("Where was Ada Lovelace born?", api_name="/chat")
     assert reply.startswith("### London")
-    assert "Ada Lovelace → *born in* → London" in reply and ADA_SENTENCE in reply
+    assert "Ada Lovelace → *born in* → London (90%)" in reply and ADA_SENTENCE in reply  # the fact's confidence
     assert "<details><summary>SPARQL used" in reply
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from fastapi import Body, File, Form, Header, UploadFile
-from rdflib import Literal
+from rdflib import Literal, URIRef
 
 from kg.errors import KGQAError
 from kg.namespaces import INFERRED_GRAPH, KGQA, RDF, RDFS, SKOS
@@ -194,7 +194,21 @@ class ChatService:
                 reply += f"\n\n<details><summary>SPARQL tried</summary>\n\n```sparql\n{answers.sparql.strip()}\n```\n\n</details>"
             return reply, fmt.graph_svg(fmt.DrawnGraph(), element_id="kg-evidence",
                                         empty_text="No answer, so no evidence to draw.")
-        return fmt.answer_markdown(answers), fmt.graph_svg(fmt.evidence_graph(answers), element_id="kg-evidence")
+        return (fmt.answer_markdown(answers, fact_confidence=self.fact_confidences(answers)),
+                fmt.graph_svg(fmt.evidence_graph(answers), element_id="kg-evidence"))
+
+    def fact_confidences(self, answers, max_answers: int = 5) -> dict[tuple[str, str, str], float]:
+        """The store's confidence (noisy-or over sources) of each asserted fact on the shown evidence paths."""
+        out: dict[tuple[str, str, str], float] = {}
+        for answer in answers.answers[:max_answers]:
+            for step in answer.evidence:
+                key = fmt.step_key(step)
+                if key is None or key in out or step.rule or step.predicted:
+                    continue
+                conf = self.kg.confidence(URIRef(key[0]), URIRef(key[1]), URIRef(key[2]))
+                if conf > 0:
+                    out[key] = conf
+        return out
 
     def chat(self, question: str) -> str:
         """The formatted answer to one question (the ``/chat`` API endpoint)."""

@@ -103,16 +103,24 @@ def no_answer_markdown(question: str, examples: Sequence[str] = (), warnings: Se
     return "\n".join(lines)
 
 
-def step_markdown(step: Any, citation: int | None = None) -> str:
-    """One evidence step as a markdown line: subject → *predicate* → object, its citation or rule.
+def step_key(step: Any) -> tuple[str, str, str] | None:
+    """The (subject, predicate, object) IRIs of an evidence step, or None when one is not an IRI."""
+    key = (_get(step, "subject_iri"), _get(step, "predicate_iri"), _get(step, "object_iri"))
+    return tuple(map(str, key)) if all(key) else None
+
+
+def step_markdown(step: Any, citation: int | None = None, confidence: float | None = None) -> str:
+    """One evidence step as a markdown line: subject → *predicate* → object, its confidence, citation or rule.
 
     >>> from reasoning.answers import EvidenceStep
-    >>> step_markdown(EvidenceStep("Turing", "born in", "London"), 1)
-    'Turing → *born in* → London \\\\[1\\\\]'
+    >>> step_markdown(EvidenceStep("Turing", "born in", "London"), 1, 0.9)
+    'Turing → *born in* → London (90%) \\\\[1\\\\]'
     >>> step_markdown(EvidenceStep("London", "located in", "UK", rule="transitive_location"))
     'London → *located in* → UK — inferred by rule `transitive_location`'
     """
     text = f"{md_escape(_get(step, 'subject'))} → *{md_escape(_get(step, 'predicate'))}* → {md_escape(_get(step, 'object'))}"
+    if confidence is not None:
+        text += f" ({confidence_text(confidence)})"
     rule = _get(step, "rule")
     if rule:
         text += f" — inferred by rule `{str(rule).replace('`', '')}`"
@@ -123,13 +131,31 @@ def step_markdown(step: Any, citation: int | None = None) -> str:
     return text
 
 
-def answer_markdown(answer_set: Any, *, max_answers: int = 5) -> str:
+def _confidence_line(answer: Any, steps: list, fact_confidence: Mapping) -> str:
+    """``confidence 92%`` from a probability score, else from the evidence facts' confidences
+    (their product along the path), with a ranking score that is not a probability shown beside it."""
+    score = _get(answer, "score")
+    score_text = confidence_text(score)
+    known = [fact_confidence[k] for k in map(step_key, steps) if k is not None and k in fact_confidence]
+    if not score_text.startswith("score"):
+        return f"confidence **{score_text}**"
+    if known:
+        return f"confidence **{confidence_text(math.prod(known))}** (evidence) · ranking {score_text}"
+    return f"ranking **{score_text}**"
+
+
+def answer_markdown(answer_set: Any, *, max_answers: int = 5,
+                    fact_confidence: Mapping[tuple[str, str, str], float] | None = None) -> str:
     """The chat reply for an answer set: answers with confidence, evidence paths, citations, SPARQL.
 
     Each answer lists the facts that support it; facts read from text point to numbered citations
-    (the source sentence and document), inferred facts name their rule. The SPARQL that found the
-    answers sits in a collapsed ``<details>`` block. An empty answer set gives :func:`no_answer_markdown`.
+    (the source sentence and document), inferred facts name their rule. ``fact_confidence`` maps
+    ``(subject, predicate, object)`` IRIs of evidence facts to their confidence in the store; it is
+    shown per fact, and as the answer's confidence when the reasoner's score is not a probability.
+    The SPARQL that found the answers sits in a collapsed ``<details>`` block. An empty answer set
+    gives :func:`no_answer_markdown`.
     """
+    fact_confidence = fact_confidence or {}
     answers = list(_get(answer_set, "answers", []) or [])
     question = _get(answer_set, "question", "") or ""
     warnings = list(_get(answer_set, "warnings", []) or [])
@@ -140,12 +166,10 @@ def answer_markdown(answer_set: Any, *, max_answers: int = 5) -> str:
     shown = answers[:max_answers]
     for i, answer in enumerate(shown):
         label = md_escape(_get(answer, "label", "?"))
-        conf = confidence_text(_get(answer, "score"))
-        word = "ranking" if conf.startswith("score") else "confidence"
-        extra = " · predicted link" if _get(answer, "predicted") else ""
-        head = f"### {label}" if i == 0 else f"**{label}**"
-        lines.append(f"{head}\n{word} **{conf}**{extra}" if i == 0 else f"{head} · {word} {conf}{extra}")
         steps = list(_get(answer, "evidence", []) or [])
+        conf = _confidence_line(answer, steps, fact_confidence)
+        extra = " · predicted link" if _get(answer, "predicted") else ""
+        lines.append(f"### {label}\n{conf}{extra}" if i == 0 else f"**{label}** · {conf.replace('**', '')}{extra}")
         if steps:
             lines.append("")
             lines.append("Evidence:" if i == 0 else "")
@@ -155,7 +179,7 @@ def answer_markdown(answer_set: Any, *, max_answers: int = 5) -> str:
                 if sentence or doc:
                     key = (doc or "", sentence or "")
                     number = citations.setdefault(key, len(citations) + 1)
-                lines.append(f"- {step_markdown(step, number)}")
+                lines.append(f"- {step_markdown(step, number, fact_confidence.get(step_key(step)))}")
         lines.append("")
     if len(answers) > len(shown):
         rest = ", ".join(md_escape(_get(a, "label", "?")) for a in answers[len(shown):len(shown) + 10])
