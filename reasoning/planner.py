@@ -237,7 +237,7 @@ def _example_vectors(kg, index: GraphIndex):
         from reasoning.paraphrases import ExampleBank
 
         bank = ExampleBank()
-        if kg is not None and getattr(kg.store, "kind", "") not in ("memory", "remote"):
+        if kg is not None and getattr(kg.store, "kind", "").startswith("oxigraph"):
             file = Path(str(kg.store.location)) / ExampleBank.FILE_NAME
             if file.is_file():
                 try:

@@ -177,3 +177,20 @@ def test_cli_missing_store_is_one_line_error(tmp_path):
 
     result = CliRunner().invoke(app, ["ask", "who?", "--store", str(tmp_path / "nope")])
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_learned_examples_teach_a_new_wording(tmp_path, films):
+    from ui.cli import app
+
+    assert ask(films, "zorp blick [Night Harbour]").top != "Portuguese"  # a wording nothing generated covers
+
+    store = tmp_path / "store"
+    with KnowledgeGraph.open(str(store)) as kg:
+        kg.import_file(DATA / "qa_films.txt", "pipe")
+    examples = tmp_path / "examples.tsv"
+    examples.write_text("zorp blick [Copper Sky]\tJapanese\nno tab on this line\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "questions", str(examples), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "learned 1 wordings" in result.output and "1 lines without a tab" in result.output
+    with KnowledgeGraph.open(str(store)) as kg:
+        assert ask(kg, "zorp blick [Night Harbour]").top == "Portuguese"

@@ -83,5 +83,51 @@ def format_answer(result) -> str:
     return "\n".join(lines)
 
 
+def train_questions(
+    file: Path = typer.Argument(..., help="Example questions: one 'question<TAB>answer|answer' a line."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store folder."),
+    append: bool = typer.Option(False, "--append", help="Add to the examples already learned for this store."),
+):
+    """Learn your domain's wording from example questions with their answers (no path labels needed).
+
+    Each example's wording becomes a paraphrase of the relation path that reproduces its answers; the
+    examples are saved beside the store (kgqa-qa-examples.json) and used by `kgqa ask`.
+    Example: kgqa train questions examples.tsv --store my-store
+    """
+    from kg import KnowledgeGraph
+    from kg.errors import KGQAError
+    from reasoning.paraphrases import ExampleBank
+    from reasoning.planner import learn_examples
+    from ui.cli import default_store, fail
+
+    pairs, bad = [], 0
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        fail(KGQAError(f"cannot read {file}: {err}; give a UTF-8 file of 'question<TAB>answers' lines", code="E-FILE"))
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        if "\t" not in line:
+            bad += 1
+            continue
+        question, answers = line.split("\t", 1)
+        pairs.append((question.strip(), [a.strip() for a in answers.split("|") if a.strip()]))
+    try:
+        kg = KnowledgeGraph.open(store or default_store(), create=False)
+    except KGQAError as err:
+        fail(err)
+    with kg:
+        if not kg.store.kind.startswith("oxigraph"):
+            fail(KGQAError("learned examples are kept beside a store folder; give --store FOLDER", code="E-USAGE"))
+        target = Path(str(kg.store.location)) / ExampleBank.FILE_NAME
+        bank = ExampleBank.load(target) if append and target.is_file() else ExampleBank()
+        bank, learned, skipped = learn_examples(kg, pairs, bank=bank)
+        bank.save(target)
+    typer.echo(f"learned {learned} wordings ({skipped} examples no relation path reproduces, {bad} lines "
+               f"without a tab); {len(bank)} in {target}")
+
+
 def register(groups) -> None:
     groups["app"].command("ask")(ask)
+    groups["train"].command("questions")(train_questions)
