@@ -76,9 +76,10 @@ class RelationConfig:
     neg_relations: int = 100
     relation_threshold: float = 0.4
     allow_overlap: bool = False
+    span_boundaries: bool = True
     max_pieces: int = 500
     batch_size: int = 8
-    lr_encoder: float = 1e-4
+    lr_encoder: float = 1.5e-4
     lr_heads: float = 1e-3
     weight_decay: float = 0.01
     warmup: float = 0.1
@@ -95,6 +96,7 @@ class RelationConfig:
     def from_dict(cls, data: dict) -> "RelationConfig":
         data = dict(data)
         data["schema"] = Schema.from_dict(data["schema"])
+        data.setdefault("span_boundaries", False)  # models saved before the option existed
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -109,6 +111,7 @@ class SpanRelationNet(nn.Module):
         max_span_width: longest span in words.
         width_dim: size of the span-width embedding.
         dropout: dropout before both classifiers.
+        boundaries: also represent a span by its first and last word (sharper span edges).
 
     Shapes:
         word vectors ``(B, W, H)``; span table ``(B, max_span_width, W, H)``; entity logits
@@ -116,14 +119,16 @@ class SpanRelationNet(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, num_entity_types: int, num_relation_types: int,
-                 max_span_width: int = 10, width_dim: int = 25, dropout: float = 0.1):
+                 max_span_width: int = 10, width_dim: int = 25, dropout: float = 0.1, boundaries: bool = False):
         super().__init__()
         hidden = encoder.config.hidden_size
         self.encoder = encoder
         self.max_span_width = max_span_width
+        self.boundaries = boundaries
+        span_dim = hidden * (3 if boundaries else 1) + width_dim
         self.width_embedding = nn.Embedding(max_span_width + 1, width_dim)
-        self.entity_classifier = nn.Linear(2 * hidden + width_dim, num_entity_types + 1)
-        self.relation_classifier = nn.Linear(2 * (hidden + width_dim) + hidden, max(num_relation_types, 1))
+        self.entity_classifier = nn.Linear(span_dim + hidden, num_entity_types + 1)
+        self.relation_classifier = nn.Linear(2 * span_dim + hidden, max(num_relation_types, 1))
         self.dropout = nn.Dropout(dropout)
 
     def encoder_states(self, input_ids, attention_mask, *, start: int = 0, stop: int | None = None,
@@ -161,11 +166,13 @@ class SpanRelationNet(nn.Module):
             rows.append(current)
         return words, torch.stack(rows, dim=1), hidden[:, 0]
 
-    def span_vectors(self, table, cls, spans):
+    def span_vectors(self, words, table, spans):
         """``spans``: LongTensor ``(N, 3)`` of (batch, start, end) -> span vectors without CLS."""
         width = spans[:, 2] - spans[:, 1]
-        pooled = table[spans[:, 0], width - 1, spans[:, 1]]
-        return torch.cat([pooled, self.width_embedding(width)], dim=-1)
+        parts = [table[spans[:, 0], width - 1, spans[:, 1]]]
+        if self.boundaries:
+            parts += [words[spans[:, 0], spans[:, 1]], words[spans[:, 0], spans[:, 2] - 1]]
+        return torch.cat([*parts, self.width_embedding(width)], dim=-1)
 
     def entity_logits(self, span_vectors, cls, batch_index):
         return self.entity_classifier(self.dropout(torch.cat([span_vectors, cls[batch_index]], dim=-1)))
@@ -301,7 +308,7 @@ class RelationModel:
             if len(spans) == 0:
                 results.extend(out)
                 continue
-            vectors = self.net.span_vectors(table, cls, spans)
+            vectors = self.net.span_vectors(words, table, spans)
             logits = self.net.entity_logits(vectors, cls, spans[:, 0])
             probs = logits.softmax(-1)
             calibrated = (logits / cfg.entity_temperature).softmax(-1)
@@ -444,7 +451,8 @@ def _build(config: RelationConfig, device: str = "cpu") -> RelationModel:
     for name, param in encoder.named_parameters():
         param.requires_grad = name.startswith("encoder.layer.") and int(name.split(".")[2]) >= frozen
     net = SpanRelationNet(encoder, len(config.schema.entity_types), len(config.schema.relation_types),
-                          config.max_span_width, config.width_dim, config.dropout).to(device)
+                          config.max_span_width, config.width_dim, config.dropout,
+                          config.span_boundaries).to(device)
     return RelationModel(config, net, tokenizer, device)
 
 
@@ -744,7 +752,7 @@ def train_relations(*, train: Any, dev: Any = None, out: str | Path, epochs: int
             batch = [windows[i] for i in batch_ids]
             spans, span_labels, pairs, pair_labels = _training_batch(model, batch, rng)
             words, table, cls = model._encode_batch(batch)
-            vectors = model.net.span_vectors(table, cls, spans)
+            vectors = model.net.span_vectors(words, table, spans)
             loss = nn.functional.cross_entropy(model.net.entity_logits(vectors, cls, spans[:, 0]), span_labels)
             if len(pairs) and schema.relation_types:
                 rel_logits = model.net.relation_logits(words, vectors, spans, pairs)
