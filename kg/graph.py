@@ -43,7 +43,7 @@ from kg.namespaces import (
     document_iri,
 )
 from kg.results import QueryResult
-from kg.stores import Store, resolve_store
+from kg.stores import Store, quads_text, resolve_store
 from kg.terms import sparql_term, to_ox, to_rdflib
 
 _DEFAULT = ox.DefaultGraph()
@@ -158,8 +158,10 @@ class KnowledgeGraph:
                           datetime.now(timezone.utc).isoformat(timespec="seconds"))
         quads += _document_quads(record, text)
         if exists:
-            self.delete_document(doc_id)
-        self.store.extend(quads)
+            # one SPARQL update = one transaction: a reader or a kill never sees the document missing
+            self.update(self._delete_document_sparql(doc_id) + " ;\nINSERT DATA {\n" + quads_text(quads) + "\n}")
+        else:
+            self.store.extend(quads)
         return record
 
     def add_facts(self, facts: Iterable[Fact], *, doc_id: str = "facts", **kw) -> Document:
@@ -203,9 +205,14 @@ class KnowledgeGraph:
             raise DocumentNotFoundError(
                 f"no document {doc_id!r} in the store; `kgqa stats` lists the documents"
             )
-        doc = sparql_term(document_iri(doc_id))
         before = len(self)
-        self.update(f"""
+        self.update(self._delete_document_sparql(doc_id))
+        return before - len(self)
+
+    @staticmethod
+    def _delete_document_sparql(doc_id: str) -> str:
+        doc = sparql_term(document_iri(doc_id))
+        return f"""
             DELETE {{ ?s ?p ?o }} WHERE {{
               GRAPH {doc} {{ ?s ?p ?o }}
               FILTER NOT EXISTS {{
@@ -214,8 +221,7 @@ class KnowledgeGraph:
               }}
             }} ;
             DROP SILENT GRAPH {doc} ;
-            DELETE WHERE {{ GRAPH {sparql_term(META_GRAPH)} {{ {doc} ?p ?o }} }}""")
-        return before - len(self)
+            DELETE WHERE {{ GRAPH {sparql_term(META_GRAPH)} {{ {doc} ?p ?o }} }}"""
 
     # ------------------------------------------------------------------ provenance
     def sources(self, subject, predicate, obj) -> list[tuple[Source, float]]:

@@ -342,7 +342,7 @@ class RemoteStore(Store):
     def extend(self, quads, *, chunk: int = 20000):
         quads = list(quads)
         for i in range(0, len(quads), chunk):
-            self.update("INSERT DATA {\n" + _quads_text(quads[i:i + chunk]) + "\n}")
+            self.update("INSERT DATA {\n" + quads_text(quads[i:i + chunk]) + "\n}")
 
     bulk_extend = extend
 
@@ -368,7 +368,7 @@ class _Triples(list):
     """CONSTRUCT results fetched from a remote endpoint (quacks like ``pyoxigraph.QueryTriples``)."""
 
 
-def _quads_text(quads: Iterable) -> str:
+def quads_text(quads: Iterable) -> str:
     default, named = [], {}
     for q in quads:
         line = f"{q.subject} {q.predicate} {q.object} ."

@@ -207,3 +207,16 @@ def test_concurrent_readers_while_one_writer_writes(tmp_path):
         assert not errors
         assert counts == sorted(counts) or all(a <= 40 for a in counts)
         assert len(list(kg.query(f"SELECT * WHERE {{ ?s <{REL.r}> ?o }}"))) == 40
+
+
+def test_replacing_a_document_is_one_transaction(kg):
+    s1 = "Ada Lovelace was born in London."
+    old = [Fact(ADA, BORN, LONDON, Source("bio", s1, 0, len(s1), "t"), 0.8),
+           Fact(ADA, relation_iri("knew"), entity_iri("Babbage"), Source("bio", s1, 0, len(s1), "t"), 0.7)]
+    kg.add_document("bio", old, content_hash="v1")
+    new = [Fact(ADA, BORN, LONDON, Source("bio", s1, 0, len(s1), "t"), 0.95)]
+    kg.add_document("bio", new, content_hash="v2")
+    assert kg.has_document("bio", "v2") and not kg.has_document("bio", "v1")
+    assert [c for _, c in kg.sources(ADA, BORN, LONDON)] == [0.95]
+    assert not bool(kg.query(f"ASK {{ <{ADA}> <{relation_iri('knew')}> ?x }}"))
+    assert len(kg.documents()) == 1
