@@ -312,7 +312,8 @@ def _fmt(s, timeout):
 def print_row(row, timeout) -> None:
     print(f"# {row['size']:,} triples {row['profile']}: kgqa {row['kgqa']:.2f} s "
           f"({row['inferred']:,} inferred, {row['rounds']} rounds), reasonable {row['reasonable']:.2f} s, "
-          f"owlrl {_fmt(row['owlrl'], timeout)} s; store: {row.get('store_detail', '-')}", flush=True)
+          f"owlrl {'skipped' if row['vs_owlrl'] == 'skipped' else _fmt(row['owlrl'], timeout) + ' s'}; "
+          f"store: {row.get('store_detail', '-')}", flush=True)
     print(f"#   vs owlrl: {row['vs_owlrl']}; vs reasonable: {row['vs_reasonable']}", flush=True)
 
 
