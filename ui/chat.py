@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import hmac
-import io
 import logging
 import os
 import re
@@ -226,9 +225,7 @@ class ChatService:
         if self.is_empty():
             raise KGQAError("the knowledge graph is empty; ingest documents first (POST /api/ingest or "
                             "`kgqa build DIR`)", code="E-EMPTY-STORE")
-        result = self.ask(question, method)
-        data = result.to_json()
-        return data if isinstance(data, dict) else __import__("json").loads(data)
+        return self.ask(question, method).to_json()
 
     # ------------------------------------------------------------------ examples and entity index
     def _refresh(self) -> None:
@@ -408,9 +405,6 @@ class ChatService:
                 report = build_corpus(staged, kg=self.kg, workers=1, progress=on_progress)
         with self._cache_lock:
             self._cache_key = None
-        if skipped:
-            with contextlib.suppress(Exception):
-                report.skipped_uploads = skipped  # type: ignore[attr-defined]
         return report, skipped
 
 
@@ -519,9 +513,6 @@ def report_json(report: Any) -> dict:
         data = dict(report)
     else:
         data = dict(vars(report))
-    extra = getattr(report, "skipped_uploads", None)
-    if extra and "skipped_uploads" not in data:
-        data["skipped_uploads"] = list(extra)
     return _jsonable(data)
 
 
@@ -600,12 +591,14 @@ def build_ui(service: ChatService):
                 def ingest(files, text, name, token, progress=gr.Progress()):
                     try:
                         progress(0.0, desc="preparing")
-                        result, _ = service.ingest([f for f in (files or [])], text, name=name or None, token=token,
-                                                   progress=lambda frac, desc: progress(frac, desc=desc))
+                        result, skipped = service.ingest([f for f in (files or [])], text, name=name or None,
+                                                         token=token, progress=lambda frac, desc: progress(frac, desc=desc))
                     except KGQAError as err:
                         return f"**Nothing was built:** {fmt.md_escape(err)}", gr.skip()
                     data = report_json(result)
                     data.pop("paths", None)  # temporary upload folders mean nothing to the user
+                    if skipped:
+                        data["skipped uploads"] = skipped
                     questions = service.examples()
                     return fmt.build_report_markdown(data), gr.Dataset(samples=[[q] for q in questions],
                                                                        visible=bool(questions))
