@@ -184,7 +184,44 @@ class OxigraphStore(Store):
         self._key = None
 
 
-_MAY_MINT = re.compile(r"[(\[]|_:")
+_LEXEME = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""' r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"(?:[^"\\\n]|\\.)*"' r"|'(?:[^'\\\n]|\\.)*'"
+    r'|<[^<>"{}|^`\\\x00-\x20]*>|#[^\n]*|_:|[A-Za-z_]\w*|\S'
+)
+_MINTING_CALLS = {"UUID", "STRUUID", "NOW", "RAND", "BNODE"}
+
+
+def update_may_mint(sparql: str) -> bool:
+    """Whether running this update twice could give two different results: it mints blank nodes
+    (``_:``, ``[ ]`` or a collection in an INSERT), calls UUID/STRUUID/NOW/RAND/BNODE, or LOADs.
+
+    >>> update_may_mint('DELETE { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(?o != 1) } ; '
+    ...                 'INSERT DATA { <a:b> <a:c> "(x) [y] _:z" }')
+    False
+    >>> update_may_mint('INSERT DATA { <a:b> <a:c> (1 2) }')
+    True
+    >>> update_may_mint('INSERT { ?s <a:t> ?t } WHERE { ?s ?p ?o BIND(NOW() AS ?t) }')
+    True
+    """
+    # strings, IRIs and comments cannot mint anything: drop them (a lone "<" is less-than)
+    tokens = [t for t in _LEXEME.findall(sparql) if t[0] not in "\"'<#" or t == "<"]
+    for i, tok in enumerate(tokens):
+        word = tok.upper()
+        if word == "LOAD" or (word in _MINTING_CALLS and tokens[i + 1:i + 2] == ["("]):
+            return True
+        if word == "INSERT":  # the template (or DATA block) is the next brace group
+            depth = 0
+            for t in tokens[i + 1:]:
+                if t == "{":
+                    depth += 1
+                elif t == "}":
+                    depth -= 1
+                    if depth <= 0:
+                        break
+                elif depth > 0 and t in ("(", "[", "_:"):
+                    return True
+    return False
 
 
 class MirroredStore(OxigraphStore):
@@ -193,9 +230,8 @@ class MirroredStore(OxigraphStore):
     Opening copies every quad from the folder into memory (it takes time and RAM in proportion to the
     store); queries then run on the copy, several times faster on joins than on disk. Writes go to
     disk first (durable), then to the copy. An update that may mint fresh values (blank nodes, RDF
-    collections, UUID()/NOW()/RAND()/BNODE(): conservatively, an INSERT with ``(``, ``[`` or ``_:``)
-    or that LOADs a URL is not replayed on the copy: the copy is reloaded from disk instead, so the
-    two never drift apart. The folder stays locked for other writers as usual; open it once per
+    collections, UUID()/NOW()/RAND()/BNODE(); see :func:`update_may_mint`) or that LOADs a URL is
+    not replayed on the copy: the copy is reloaded from disk instead, so the two never drift apart. The folder stays locked for other writers as usual; open it once per
     process in this mode (another plain KnowledgeGraph on the same folder would write past the copy).
 
     >>> import tempfile
@@ -236,8 +272,7 @@ class MirroredStore(OxigraphStore):
                 raise QueryError(compact_error(err)) from None
             except OSError as err:
                 raise StoreError(str(err)) from None
-            upper = sparql.upper()
-            if "LOAD" in upper or ("INSERT" in upper and _MAY_MINT.search(sparql)):
+            if update_may_mint(sparql):
                 self._reload()
             else:
                 self._store.update(sparql)

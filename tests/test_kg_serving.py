@@ -58,3 +58,24 @@ def test_in_memory_needs_a_folder():
     with KnowledgeGraph.open("memory", in_memory=True) as kg:  # already in memory: nothing to copy
         kg.update('INSERT DATA { <http://ex/a> <http://ex/p> "x" }')
         assert [r["o"] for r in kg.query("SELECT ?o WHERE { ?s ?p ?o }")] == [Literal("x")]
+
+
+def test_replacing_a_document_is_replayed_not_reloaded(folder):
+    first = Fact(URIRef(EX + "curie"), URIRef(EX + "note"), Literal("won (twice) [1903, 1911]"),
+                 Source("bio.txt", "Curie won twice.", 0, 16, "test"), 0.9)
+    second = Fact(URIRef(EX + "curie"), URIRef(EX + "note"), Literal("born in Warsaw (1867)"),
+                  Source("bio.txt", "Curie was born in Warsaw.", 0, 25, "test"), 0.7)
+    with KnowledgeGraph.open(folder, in_memory=True) as served:
+        reloads = []
+        original = served.store._reload
+        served.store._reload = lambda: (reloads.append(1), original())[1]
+        served.add_document("bio.txt", [first])
+        served.add_document("bio.txt", [second])   # one update: DELETE ... FILTER(...) ; INSERT DATA {...}
+        assert reloads == []                         # brackets inside literals mint nothing
+        served.update(f"INSERT DATA {{ <{EX}curie> <{EX}prizes> ( <{EX}physics> <{EX}chemistry> ) }}")
+        assert reloads == [1]                        # a collection mints blank nodes: copy reloaded
+        in_memory = _dataset(served)
+    with KnowledgeGraph.open(folder) as disk:
+        assert _dataset(disk) == in_memory
+        notes = [str(r["n"]) for r in disk.query(f"SELECT ?n WHERE {{ <{EX}curie> <{EX}note> ?n }}")]
+        assert notes == ["born in Warsaw (1867)"]
