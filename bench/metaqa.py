@@ -8,13 +8,17 @@ when missing), asks every dev question through :func:`reasoning.ask` and prints 
   within N hops in this KB (about 4% of the original KB is missing, so some answers are unreachable);
 * median and 95th-percentile latency per question (parsing, linking, planning, SPARQL, evidence).
 
-Nothing in kgqa learns from MetaQA questions: relation paths are matched against paraphrases the
-system generates from the graph's own relation labels.
+By default nothing learns from MetaQA questions (zero-shot): relation paths are matched against
+paraphrases the system generates from the graph's own relation labels. With ``--examples N`` the
+planner first learns wordings from N question/answer pairs per hop count taken from the EVEN dev lines
+(:func:`reasoning.planner.learn_examples`, what ``kgqa train questions`` does) and then only the ODD dev
+lines are asked, so no asked question was seen.
 
 Usage::
 
-    nice -n 10 .venv/bin/python bench/metaqa.py                    # every dev question
-    .venv/bin/python bench/metaqa.py --limit 300 --hops 1,2        # a quick run
+    nice -n 10 .venv/bin/python bench/metaqa.py                    # every dev question, zero-shot
+    .venv/bin/python bench/metaqa.py --limit 300 --hops 1,2        # a quick run (fixed random sample)
+    .venv/bin/python bench/metaqa.py --examples 300 --limit 300    # learn from even lines, ask odd lines
 """
 from __future__ import annotations
 

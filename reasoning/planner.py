@@ -41,7 +41,7 @@ from reasoning.question import Encoder, GraphIndex, Question, parse_question
 from reasoning.resolver import register_reasoner
 
 #: below this similarity no relation path is trusted (``auto`` then asks another reasoner)
-CONFIDENT = 0.5
+CONFIDENT = 0.7
 #: similarity subtracted per hop beyond the first, so that a short path wins a near tie
 HOP_PENALTY = 0.05
 #: weight of the mean word support of a path's relations (each relation should be named in the question)
@@ -181,9 +181,9 @@ def _lemma(word: str) -> str:
     return found
 
 
-def word_support(index: GraphIndex, question: Question) -> dict[str, float]:
-    """For each relation, how clearly the question names it: 1.0 for a shared lemma, else the best
-    MiniLM similarity between a question word and a relation word."""
+def word_support(index: GraphIndex, question: Question) -> dict[str, dict[str, float]]:
+    """For each question word, how clearly it names each relation: 1.0 for a shared lemma, else the
+    MiniLM similarity between the word and the relation's best-matching word."""
     keywords = _relation_keywords(index)
     words = question.words
     if not words or not keywords:
@@ -193,15 +193,31 @@ def word_support(index: GraphIndex, question: Question) -> dict[str, float]:
     enc = Encoder.get()
     sims = enc.encode(qwords) @ enc.encode(vocab).T
     position = {k: i for i, k in enumerate(vocab)}
-    lemmas = {lemma for _, lemma in words} | set(qwords)
-    out = {}
-    for pred, ks in keywords.items():
-        if ks & lemmas:
-            out[pred] = 1.0
-        else:
-            cols = [position[k] for k in ks]
-            out[pred] = float(sims[:, cols].max()) if cols else 0.0
+    out: dict[str, dict[str, float]] = {}
+    for row, (word, lemma) in enumerate(words):
+        per_relation = {}
+        for pred, ks in keywords.items():
+            if word in ks or lemma in ks:
+                per_relation[pred] = 1.0
+            else:
+                cols = [position[k] for k in ks]
+                per_relation[pred] = float(sims[row, cols].max()) if cols else 0.0
+        out[word] = per_relation
     return out
+
+
+def _support_terms(support: dict[str, dict[str, float]], used: set[str]) -> tuple[float, float]:
+    """(mean over the path's relations of how clearly some word names it, the strongest naming of a
+    relation by a word that names none of the path's relations)."""
+    if not support:
+        return 0.0, 0.0
+    named = sum(max(per.get(r, 0.0) for per in support.values()) for r in used) / max(1, len(used))
+    missed = 0.0
+    for per in support.values():
+        if max((per.get(r, 0.0) for r in used), default=0.0) >= 0.7:
+            continue  # this word is explained by the path
+        missed = max(missed, max(per.values(), default=0.0))
+    return named, missed
 
 
 _DATE = re.compile(r"^(\d{3,4}|\d{4}-\d{2}(-\d{2})?)$")
@@ -281,9 +297,8 @@ def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, .
         score = similarity - HOP_PENALTY * (len(p) - 1)
         if support:
             used = {step.predicate for step in p} | set((extra_used or {}).get(p, ()))
-            score += SUPPORT_WEIGHT * sum(support.get(r, 0.0) for r in used) / len(used)
-            unused = max((v for r, v in support.items() if r not in used), default=0.0)
-            score -= MISSED_WEIGHT * max(0.0, unused - 0.7)
+            named, missed = _support_terms(support, used)
+            score += SUPPORT_WEIGHT * named - MISSED_WEIGHT * max(0.0, missed - 0.7)
         if question.wh == "when":
             score += WHEN_BONUS if _date_like(index, p[-1]) else -WHEN_BONUS
         elif question.wh in ("who", "whom", "where") and _date_like(index, p[-1]):
