@@ -72,15 +72,23 @@ def _encode(texts: list[str], batch_size: int, max_length: int) -> np.ndarray:
 def _encode_batches(texts, batch_size, max_length, tokenizer, model, out):
     import torch
 
-    # sorting by length keeps padding (wasted compute) small inside each batch
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    # tokenise once, then batch texts of equal word-piece length together: sorting by token count
+    # (not characters) leaves almost no padding, which is wasted transformer compute
+    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+    pad_id = tokenizer.pad_token_id or 0
     with torch.inference_mode():
         for lo in range(0, len(order), batch_size):
             idx = order[lo:lo + batch_size]
-            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                            max_length=max_length, return_tensors="pt")
-            hidden = model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            width = max(len(ids[i]) for i in idx)
+            input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+            attention = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                input_ids[row, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+                attention[row, :len(ids[i])] = 1
+            hidden = model(input_ids=input_ids, attention_mask=attention,
+                           token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+            mask = attention.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
             out[idx] = pooled.cpu().numpy()
