@@ -133,6 +133,7 @@ class RelationExtractor:
                     self._options.append((ri, direction, rows))
         self._phrase_words = [[w.lower() for w in _WORD.findall(p)] for p in self._phrases]
         self._alias_matrix: np.ndarray | None = None
+        self._options_cache: dict[tuple, dict[int, float]] = {}
         self._role_relation = next((r for r in self.schema if r.object == ("ROLE",)), None)
 
     def _aliases(self) -> np.ndarray:
@@ -144,12 +145,26 @@ class RelationExtractor:
 
     # ------------------------------------------------------------------ Doc -> Doc
     def __call__(self, doc: Doc) -> Doc:
+        pairs = self._candidate_pairs(doc)
+        return self._finish(doc, pairs, *self._similarities([pairs]))
+
+    def pipe(self, docs, batch_size: int = 64):
+        """Like ``__call__`` over a stream, with one MiniLM call for the connecting texts of a whole
+        batch of Docs (full batches of equal-length texts waste the least transformer compute)."""
+        from spacy.util import minibatch
+
+        for batch in minibatch(docs, size=batch_size):
+            batch_pairs = [self._candidate_pairs(doc) for doc in batch]
+            sims, row = self._similarities(batch_pairs)
+            for doc, pairs in zip(batch, batch_pairs):
+                yield self._finish(doc, pairs, sims, row)
+
+    def _candidate_pairs(self, doc: Doc) -> list:
+        """The mention pairs of each sentence worth scoring: ``(sentence, first, second, options, contexts)``."""
         mentions: list[Mention] = list(doc._.kgqa_mentions or [])
         clusters: list[EntityCluster] = doc._.kgqa_entities or []
-        out: list[RelationMention] = list(doc._.kgqa_relations or [])
         if not mentions:
-            doc._.kgqa_relations = out
-            return doc
+            return []
         by_sent: dict[int, list[Mention]] = {}
         for m in mentions:
             if m.kind == "date" or m.cluster is not None:
@@ -158,35 +173,27 @@ class RelationExtractor:
         for sent_start, ms in by_sent.items():
             sent = doc[sent_start].sent
             ms.sort(key=lambda m: m.start)
+            types = [self._type(m, clusters) for m in ms]
             for i, a in enumerate(ms):
-                for b in ms[i + 1:]:
+                for k in range(i + 1, len(ms)):
+                    b = ms[k]
                     if b.start - a.end > self.max_distance:
                         break
-                    if sum(1 for m in ms if a.end <= m.start and m.end <= b.start) > self.max_intervening:
+                    # sorted by start, so every mention between a and b sits between them in the list
+                    if sum(1 for m in ms[i + 1:k] if a.end <= m.start and m.end <= b.start) > self.max_intervening:
                         continue
                     if b.start < a.end or (a.cluster is not None and a.cluster == b.cluster):
                         continue
                     if a.kind == "date" and b.kind == "date":
                         continue
-                    ta, tb = self._type(a, clusters), self._type(b, clusters)
-                    options = {}
-                    for oi, (ri, direction, rows) in enumerate(self._options):
-                        rel = self.schema.relations[ri]
-                        fit = 0.0
-                        if direction == "fwd" and a.kind != "date":
-                            fit = _fit(rel, ta, tb)
-                        elif direction == "inv" and b.kind != "date":
-                            fit = _fit(rel, tb, ta)
-                        if rel.symmetric and direction == "fwd" and b.kind != "date":
-                            fit = max(fit, _fit(rel, tb, ta))
-                        if fit > 0:
-                            options[oi] = fit
+                    ta, tb = types[i], types[k]
+                    options = self._pair_options(ta, tb, a.kind == "date", b.kind == "date")
                     if not options:
                         continue
                     contexts = []
                     # other mentions of the same types as the pair: a closer candidate for the relation
-                    others = {i for m in ms if m is not a and m is not b and self._type(m, clusters) in (ta, tb)
-                              for i in range(m.start, m.end)}
+                    others = {t for m, tm in zip(ms, types) if m is not a and m is not b and tm in (ta, tb)
+                              for t in range(m.start, m.end)}
                     if 0 < b.start - a.end <= self.max_between:
                         between = doc[a.end:b.start].text.strip(" ,;:()")
                         if between:
@@ -196,14 +203,51 @@ class RelationExtractor:
                         contexts.append(_CROSSES + path if crosses else path)
                     if contexts:
                         pairs.append((sent, a, b, options, contexts))
-        sims = None
-        if pairs and self.scorer == "minilm":
-            from nlp.encoder import embed
+        return pairs
 
-            # function-word contexts are scored lexically only, so they are never embedded
-            keys = list(dict.fromkeys(c for p in pairs for c in p[4] if _has_content(c)))
-            row = {t: i for i, t in enumerate(keys)}
-            sims = embed([k.removeprefix(_CROSSES) for k in keys], max_length=48) @ self._aliases().T if keys else None
+    def _pair_options(self, ta: str, tb: str, a_date: bool, b_date: bool) -> dict[int, float]:
+        """The relation options (index -> type factor) a pair of these types can take, read in text
+        order; cached, since a schema has few type combinations."""
+        key = (ta, tb, a_date, b_date)
+        options = self._options_cache.get(key)
+        if options is None:
+            options = {}
+            for oi, (ri, direction, rows) in enumerate(self._options):
+                rel = self.schema.relations[ri]
+                fit = 0.0
+                if direction == "fwd" and not a_date:
+                    fit = _fit(rel, ta, tb)
+                elif direction == "inv" and not b_date:
+                    fit = _fit(rel, tb, ta)
+                if rel.symmetric and direction == "fwd" and not b_date:
+                    fit = max(fit, _fit(rel, tb, ta))
+                if fit > 0:
+                    options[oi] = fit
+            self._options_cache[key] = options
+        return options
+
+    def _similarities(self, batch_pairs: list[list]) -> tuple[np.ndarray | None, dict[str, int]]:
+        """MiniLM similarity of every connecting text of these pairs to every alias phrase, and
+        each text's row (``(None, {})`` with the lexical scorer)."""
+        if self.scorer != "minilm":
+            return None, {}
+        # function-word contexts are scored lexically only, so they are never embedded
+        keys = list(dict.fromkeys(c for pairs in batch_pairs for p in pairs for c in p[4] if _has_content(c)))
+        if not keys:
+            return None, {}
+        from nlp.encoder import embed
+
+        sims = embed([k.removeprefix(_CROSSES) for k in keys], max_length=48) @ self._aliases().T
+        return sims, {t: i for i, t in enumerate(keys)}
+
+    def _finish(self, doc: Doc, pairs: list, sims: np.ndarray | None, row: dict[str, int]) -> Doc:
+        """Score the candidate pairs, add the pattern facts, and set ``doc._.kgqa_relations``."""
+        mentions: list[Mention] = list(doc._.kgqa_mentions or [])
+        clusters: list[EntityCluster] = doc._.kgqa_entities or []
+        out: list[RelationMention] = list(doc._.kgqa_relations or [])
+        if not mentions:
+            doc._.kgqa_relations = out
+            return doc
         ctx_words = {c: [w.lower() for w in _WORD.findall(c.removeprefix(_CROSSES))] for p in pairs for c in p[4]}
         for sent, a, b, options, contexts in pairs:
             best = (0.0, None, 0.0)
