@@ -321,13 +321,19 @@ def _pattern(subject: str, predicate: str, obj: str, flag: str | None) -> str:
 def path_patterns(path, topic: str, *, inferred: bool, end: str = "?ans") -> list[str]:
     """Triple patterns from ``topic`` (a SPARQL term) along ``path`` to ``end``; hops bind ?x1, ?x2, ..."""
     lines = []
-    prev = topic
+    names = [topic] + [end if i == len(path) - 1 else f"?x{i + 1}" for i in range(len(path))]
     for i, step in enumerate(path):
-        nxt = end if i == len(path) - 1 else f"?x{i + 1}"
+        prev, nxt = names[i], names[i + 1]
         s, o = (prev, nxt) if step.forward else (nxt, prev)
         lines.append(_pattern(s, sparql_term(URIRef(step.predicate)), o, f"?inf{i}" if inferred else None))
-        prev = nxt
+        if i and _there_and_back(path[i - 1], step) and names[i - 1] != nxt:
+            # "films that share actors with X" are the other films: the way back never ends where it began
+            lines.append(f"FILTER({nxt} != {names[i - 1]})")
     return lines
+
+
+def _there_and_back(a: Step, b: Step) -> bool:
+    return a.predicate == b.predicate and a.forward != b.forward
 
 
 def compile_path(path, topic: str, *, inferred: bool, constraints: list[tuple] = (), count: bool = False) -> str:
@@ -571,14 +577,17 @@ class SparqlPlanner:
 def _reach(index: GraphIndex, start, path, *, cap: int) -> set:
     """Nodes reached from ``start`` along ``path`` in the in-memory index (frontiers capped at ``cap``)."""
     frontier = {start}
-    for step in path:
+    before = None
+    for i, step in enumerate(path):
         nxt = set()
         for node in frontier:
             edges = index.out.get(node, ()) if step.forward else index.inn.get(node, ())
             nxt.update(n for p, n in edges if p == step.predicate)
             if len(nxt) > cap:
                 break
-        frontier = nxt
+        if i and _there_and_back(path[i - 1], step) and before is not None and len(before) == 1:
+            nxt -= before  # as in path_patterns: the way back never ends where it began
+        before, frontier = frontier, nxt
     return frontier
 
 
@@ -608,7 +617,7 @@ def learn_examples(kg, pairs, *, max_hops: int = MAX_HOPS, min_f1: float = 0.5, 
         topic = parsed.topic.node
         best = None
         for path in sorted(candidate_paths(index, topic, max_hops=max_hops), key=len):
-            reached = {index.label(n) for n in _reach(index, topic, path, cap=20000) if n != topic}
+            reached = {index.label(n) for n in _reach(index, topic, path, cap=5000) if n != topic}
             hits = len(reached & gold)
             if not hits:
                 continue

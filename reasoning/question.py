@@ -313,8 +313,8 @@ def parse_question(kg, text: str, *, index: GraphIndex | None = None, use_parser
     first = first.group(0) if first else ""
     if re.match(r"(how many|how much|number of|count\b)", lower):
         kind, wh = "count", "how many"
-    elif first in _BOOLEAN_STARTS:
-        kind, wh = "boolean", None
+    elif first in _BOOLEAN_STARTS and not re.match(r"(can|could|would|will) you\b", lower):
+        kind, wh = "boolean", None  # "can you name ..." is a request, not a yes/no question
     else:
         kind = "entity"
         wh = next((w for w in re.findall(r"[a-z]+", lower) if w in WH_WORDS), None)

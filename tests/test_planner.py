@@ -74,3 +74,20 @@ def test_compiled_count_query(films):
 def test_user_text_cannot_break_out_of_an_iri():
     with pytest.raises(ValueError):
         sparql_term(URIRef(ENT + 'x> } DROP ALL { <y'))
+
+
+def test_there_and_back_never_returns_to_where_it_began(films):
+    """'the years of the films that share actors with Copper Sky' are the other films' years."""
+    topic = sparql_term(URIRef(ENT + "Copper_Sky"))
+    path = (Step(REL + "starred_actors", True), Step(REL + "starred_actors", False), Step(REL + "release_year", True))
+    years = {films.label(r["ans"]) for r in films.query(compile_path(path, topic, inferred=False))}
+    assert years == {"1998", "2003"}
+    index = graph_index(films)
+    reached = _reach(index, index.lookup("Copper Sky")[0], path, cap=100)
+    assert {index.label(n) for n in reached} == {"1998", "2003"}
+
+
+def test_can_you_is_a_request_not_a_yes_no_question(films):
+    from reasoning.question import parse_question
+
+    assert parse_question(films, "can you name a film directed by [Jun Halloway]", use_parser=False).kind == "entity"
