@@ -134,6 +134,7 @@ class RelationExtractor:
         self._phrase_words = [[w.lower() for w in _WORD.findall(p)] for p in self._phrases]
         self._alias_matrix: np.ndarray | None = None
         self._options_cache: dict[tuple, dict[int, float]] = {}
+        self._top = calibrate(1.0, center, slope)  # the confidence of a perfect score
         self._role_relation = next((r for r in self.schema if r.object == ("ROLE",)), None)
 
     def _aliases(self) -> np.ndarray:
@@ -188,7 +189,8 @@ class RelationExtractor:
                         continue
                     ta, tb = types[i], types[k]
                     options = self._pair_options(ta, tb, a.kind == "date", b.kind == "date")
-                    if not options:
+                    # even a perfect score (1.0) could not lift this pair to the threshold: skip it unscored
+                    if not options or self._top * max(options.values()) * a.confidence * b.confidence < self.threshold - 1e-6:
                         continue
                     contexts = []
                     # other mentions of the same types as the pair: a closer candidate for the relation
