@@ -232,3 +232,25 @@ def test_cli_evaluate_prints_json_scores(tiny_model, tmp_path):
     payload = json.loads(result.output[result.output.index("{"):])
     assert set(payload["relation_types"]) == {"based_in", "born_in", "works_for"}
     assert payload["skipped"] == 1 and 0.0 <= payload["relations"]["f1"] <= 1.0
+
+
+# ---- the shipped default model ------------------------------------------------------------------
+def test_default_model_folder_stays_under_20_mb():
+    from nlp.relation_model import DEFAULT_MODEL_DIR
+
+    files = list(DEFAULT_MODEL_DIR.iterdir())
+    assert {"config.json", "weights.safetensors", "README.md"} <= {f.name for f in files}
+    assert sum(f.stat().st_size for f in files) < 20_000_000
+
+
+@pytest.mark.slow
+def test_default_model_extracts_a_fresh_sentence():
+    from nlp.relation_model import load_relation_model
+
+    model = load_relation_model()
+    words = "Maria Lopez , a chemist who lives in Lisbon , works for the Bluefin Institute .".split()
+    [result] = model.predict_text([words])
+    entities = result["entities"]
+    assert {("Maria Lopez", "Peop"), ("Lisbon", "Loc")} <= {(e["text"], e["type"]) for e in entities}
+    triples = {(entities[r["head"]]["text"], r["type"], entities[r["tail"]]["text"]) for r in result["relations"]}
+    assert ("Maria Lopez", "Live_In", "Lisbon") in triples
