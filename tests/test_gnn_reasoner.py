@@ -79,7 +79,7 @@ def test_reasoner_learns_a_two_hop_pattern_from_generated_questions(trained):
     assert held_out.top == "Japan", held_out.to_json()
     evidence = [(s.subject, s.predicate, s.object) for s in held_out.answers[0].evidence]
     assert evidence == [("Yuki Mori", "born in", "Kyoto"), ("Kyoto", "located in", "Japan")]
-    one_hop = answer_question(kg, "where was [Felix Brandt] born in", k=3)
+    one_hop = answer_question(kg, "what is the born in of [Felix Brandt]", k=3)
     assert one_hop.top == "Hamburg"
 
 
