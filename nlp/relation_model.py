@@ -72,7 +72,7 @@ class RelationConfig:
     encoder: str = ENCODER_PACKAGE
     max_span_width: int = 10
     width_dim: int = 25
-    trainable_layers: int = 3
+    trainable_layers: int = 4
     dropout: float = 0.1
     neg_entities: int = 100
     neg_relations: int = 100

@@ -18,7 +18,7 @@ def train_relations_command(
     epochs: int = typer.Option(8, "--epochs", min=1, help="Passes over the training data."),
     seed: int = typer.Option(0, "--seed", help="Random seed (sampling, shuffling, initialisation)."),
     device: str = typer.Option("cpu", "--device", help="Torch device, e.g. cpu or cuda."),
-    trainable_layers: int = typer.Option(3, "--trainable-layers", min=0, max=6,
+    trainable_layers: int = typer.Option(4, "--trainable-layers", min=0, max=6,
                                          help="Top encoder layers to fine-tune (and save); more is "
                                               "usually better and bigger."),
     threads: int = typer.Option(0, "--threads", min=0, help="Torch CPU threads (0: torch's default)."),
