@@ -462,7 +462,11 @@ class SparqlPlanner:
                 found = self._constraints(index, path, topic_node, constraint_nodes)
                 if found is not None:
                     constraints_of[path] = found
-            paths = [p for p in paths if p in constraints_of] or paths
+            paths = [p for p in paths if p in constraints_of]
+            if not paths:  # dropping the other entities would answer another question
+                names = ", ".join(repr(m.text) for m in question.others if m.nodes and m.strong)
+                result.warnings.append(f"no answer reached from {question.topic.text!r} is also tied to {names}")
+                return result
         extra = {p: {step.predicate for step, _ in c} for p, c in constraints_of.items()}
         ranked = score_paths(index, question, kg=kg, paths=paths, extra_used=extra)
         if not ranked:

@@ -194,3 +194,11 @@ def test_learned_examples_teach_a_new_wording(tmp_path, films):
     assert "learned 1 wordings" in result.output and "1 lines without a tab" in result.output
     with KnowledgeGraph.open(str(store)) as kg:
         assert ask(kg, "zorp blick [Night Harbour]").top == "Portuguese"
+
+
+def test_constraint_nothing_satisfies_gives_empty_answers(films):
+    from reasoning.planner import SparqlPlanner
+
+    one_hop = SparqlPlanner(max_hops=1)  # on this tiny graph longer paths tie almost anything together
+    result = ask(films, "which films directed by [Jun Halloway] starred [Piet Varga]", method=one_hop)
+    assert result.answers == [] and result.warnings
