@@ -187,6 +187,10 @@ class PipelineSettings:
             ruler = nlp.get_pipe("entity_ruler")
             if not len(ruler):
                 ruler.add_patterns(kb_patterns(self.kb))
+        for name in nlp.pipe_names:  # load lazily loaded models (MiniLM) with the pipeline, before any batch
+            warm_up = getattr(nlp.get_pipe(name), "warm_up", None)
+            if callable(warm_up):
+                warm_up()
         return nlp
 
 

@@ -137,6 +137,12 @@ class RelationExtractor:
         self._top = calibrate(1.0, center, slope)  # the confidence of a perfect score
         self._role_relation = next((r for r in self.schema if r.object == ("ROLE",)), None)
 
+    def warm_up(self) -> None:
+        """Load MiniLM and embed the alias phrases now (they are otherwise loaded by the first Doc),
+        so a bulk build pays for them with the model loading, not inside its first batch."""
+        if self.scorer == "minilm":
+            self._aliases()
+
     def _aliases(self) -> np.ndarray:
         if self._alias_matrix is None:
             from nlp.encoder import embed
