@@ -199,11 +199,20 @@ def word_support(index: GraphIndex, question: Question) -> dict[str, dict[str, f
         for pred, ks in keywords.items():
             if word in ks or lemma in ks:
                 per_relation[pred] = 1.0
+            elif any(_same_stem(lemma, k) for k in ks):  # "screenwriter"/"write", "directors"/"direct"
+                per_relation[pred] = 0.95
             else:
                 cols = [position[k] for k in ks]
                 per_relation[pred] = float(sims[row, cols].max()) if cols else 0.0
         out[word] = per_relation
     return out
+
+
+def _same_stem(word: str, keyword: str) -> bool:
+    """Whether two words share a stem: one (of 4+ letters) inside the other, or the same first 5 letters."""
+    if len(keyword) >= 4 and len(word) >= 4 and (keyword in word or word in keyword):
+        return True
+    return len(word) >= 5 and len(keyword) >= 5 and word[:5] == keyword[:5]
 
 
 def _support_terms(support: dict[str, dict[str, float]], used: set[str]) -> tuple[float, float]:
