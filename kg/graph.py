@@ -42,6 +42,7 @@ from kg.namespaces import (
     DOC, INFERRED_GRAPH, KGQA, META_GRAPH, OWL, PREDICTED_GRAPH, RDF, RDFS, SKOS, STMT, XSD,
     document_iri,
 )
+from kg.query_shape import check_query_shape
 from kg.results import QueryResult
 from kg.stores import Store, quads_text, resolve_store
 from kg.terms import sparql_term, to_ox, to_rdflib
@@ -113,12 +114,14 @@ class KnowledgeGraph:
     def query(self, sparql: str, *, timeout: float | None = None, max_rows: int | None = None) -> QueryResult:
         """Run a SPARQL query; rows come lazily as :class:`kg.results.Row` (``.asdict()``)."""
         started = time.monotonic()
+        check_query_shape(sparql)
         raw = self.store.query(sparql, timeout=timeout)
         return QueryResult(raw, timeout=timeout if timeout is not None else self.default_timeout,
                            max_rows=max_rows, started=started)
 
     def update(self, sparql: str) -> None:
         """Run a SPARQL 1.1 update."""
+        check_query_shape(sparql, max_tokens=max(100_000, len(sparql) // 4))
         self.store.update(sparql)
 
     def __len__(self) -> int:

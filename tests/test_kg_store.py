@@ -220,3 +220,16 @@ def test_replacing_a_document_is_one_transaction(kg):
     assert [c for _, c in kg.sources(ADA, BORN, LONDON)] == [0.95]
     assert not bool(kg.query(f"ASK {{ <{ADA}> <{relation_iri('knew')}> ?x }}"))
     assert len(kg.documents()) == 1
+
+
+def test_queries_that_would_overflow_the_parser_are_refused_not_fatal():
+    from kg.errors import QueryError
+
+    with KnowledgeGraph.open("memory") as kg:
+        for q in ("ASK {" + "{" * 5000 + "}" * 5001,
+                  "ASK { FILTER(" + " && ".join(["true"] * 20000) + ") }",
+                  "ASK { FILTER(" + "!" * 40000 + "true) }"):
+            with pytest.raises(QueryError) as err:
+                kg.query(q)
+            assert err.value.code == "E-QUERY-COMPLEX"
+        assert bool(kg.query("ASK { FILTER(" + " && ".join(["true"] * 1000) + ") }"))

@@ -67,6 +67,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from kg.query_shape import check_query_shape
 from kg.errors import (
     KGQAError,
     QueryError,
@@ -234,49 +235,7 @@ async def run_in_worker(app: FastAPI, fn: Callable, *args, timeout: float | None
     return value
 
 
-# ---------------------------------------------------------------------- query text checks
-_TOKEN = re.compile(
-    r'(?P<skip>\s+|#[^\n]*)'
-    r'|"""(?:[^"\\]|\\.|"(?!""))*"""' r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r'|"(?:[^"\\\n]|\\.)*"' r"|'(?:[^'\\\n]|\\.)*'"
-    r'|<[^<>"{}|^`\\\x00-\x20]*>'
-    r'|(?P<open>[({\[])|(?P<close>[)}\]])'
-    r'|[\w$?@:.\-]+|.',
-    re.S,
-)
-
-
-def check_query_shape(text: str, *, max_tokens: int = 100_000, max_depth: int = 200,
-                      allow_service: bool = True) -> None:
-    """Refuse query text whose size or nesting could exhaust the parser (QueryError ``E-QUERY-COMPLEX``),
-    and, unless ``allow_service``, federated ``SERVICE`` calls (``E-SERVICE-DISABLED``).
-
-    >>> check_query_shape("SELECT * WHERE { ?s ?p ?o }")
-    >>> check_query_shape("ASK {" + "{" * 300 + "}" * 301)
-    Traceback (most recent call last):
-    ...
-    kg.errors.QueryError: [E-QUERY-COMPLEX] the query nests brackets deeper than 200 levels; flatten it
-    """
-    tokens = depth = deepest = 0
-    for m in _TOKEN.finditer(text):
-        if m.lastgroup == "skip":
-            continue
-        tokens += 1
-        if tokens > max_tokens:
-            raise QueryError(f"the query has more than {max_tokens:,} tokens, more than this server accepts; "
-                             "split it into smaller queries", code="E-QUERY-COMPLEX")
-        if m.lastgroup == "open":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > max_depth:
-                    raise QueryError(f"the query nests brackets deeper than {max_depth} levels; flatten it",
-                                     code="E-QUERY-COMPLEX")
-        elif m.lastgroup == "close":
-            depth -= 1
-        elif not allow_service and m.group().upper() == "SERVICE":
-            raise QueryError("federated queries (SERVICE) are disabled on this server; query the other "
-                             "endpoint yourself", code="E-SERVICE-DISABLED")
+# query text checks live in kg.query_shape (every caller of kg.query gets them); re-exported here
 
 
 # ---------------------------------------------------------------------- content negotiation
