@@ -364,6 +364,17 @@ class KnowledgeGraph:
             "predicted": count(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {sparql_term(PREDICTED_GRAPH)} {{ ?s ?p ?o }} }}"),
         }
 
+    def entities_by_label(self, label: str, *, limit: int = 6) -> list[URIRef]:
+        """IRIs whose ``rdfs:label`` is exactly ``label`` or, when none is, whose ``skos:altLabel`` is;
+        sorted, at most ``limit``. Several means the label is ambiguous."""
+        lit = sparql_term(Literal(label))
+        for pred in (RDFS.label, SKOS.altLabel):
+            rows = self.query(f"SELECT DISTINCT ?e WHERE {{ ?e {sparql_term(pred)} {lit} }} LIMIT {int(limit)}")
+            found = sorted({str(r["e"]) for r in rows if isinstance(r["e"], URIRef)})
+            if found:
+                return [URIRef(f) for f in found]
+        return []
+
     def label(self, iri) -> str:
         """The rdfs:label of an IRI, or its last path segment."""
         rows = list(self.query(f"SELECT ?l WHERE {{ {sparql_term(iri)} {sparql_term(RDFS.label)} ?l }} LIMIT 1"))

@@ -52,7 +52,7 @@ import pyoxigraph as ox
 from rdflib import Literal, URIRef
 
 from kg.errors import KGQAError
-from kg.namespaces import BASE, DERIVATION_GRAPH, INFERRED_GRAPH, KGQA, OWL, RDF, RDFS, SKOS, entity_iri, slug
+from kg.namespaces import BASE, DERIVATION_GRAPH, INFERRED_GRAPH, KGQA, OWL, RDF, RDFS, entity_iri, slug
 from kg.terms import sparql_term
 from reasoning.rules.builtin import OWL_RL_RULES, RDFS_RULES
 from reasoning.rules.engine import Closure, evaluate, nt
@@ -152,17 +152,14 @@ def resolve_labels(kg, rules: Sequence[Rule], warnings: list[str] | None = None)
 
 
 def _entity_by_label(kg, label: str, rule: Rule, line: int, warnings) -> URIRef:
-    lit = sparql_term(Literal(label))
-    for pred in (RDFS.label, SKOS.altLabel):
-        rows = list(kg.query(f"SELECT DISTINCT ?e WHERE {{ ?e {sparql_term(pred)} {lit} }} LIMIT 6"))
-        found = sorted({str(r["e"]) for r in rows if isinstance(r["e"], URIRef)})
-        if len(found) == 1:
-            return URIRef(found[0])
-        if len(found) > 1:
-            shown = ", ".join(f"<{f}>" for f in found[:5])
-            raise RuleSyntaxError(f"rule {rule.name!r}: the label \"{label}\" names several entities "
-                                  f"({shown}); write the one you mean as an IRI in <...>",
-                                  path=rule.source or "rules", line=line)
+    found = kg.entities_by_label(label)
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        shown = ", ".join(f"<{f}>" for f in found[:5])
+        raise RuleSyntaxError(f"rule {rule.name!r}: the label \"{label}\" names several entities "
+                              f"({shown}); write the one you mean as an IRI in <...>",
+                              path=rule.source or "rules", line=line)
     iri = entity_iri(label)
     if warnings is not None:
         warnings.append(f"rule {rule.name!r} (line {line}): no entity is labelled \"{label}\"; "

@@ -161,15 +161,12 @@ def resolve_node(kg, term) -> Identifier:
     iri = _as_iri(term)
     if iri is not None:
         return iri
-    lit = sparql_term(Literal(term))
-    for pred in (RDFS.label, SKOS.altLabel):
-        rows = list(kg.query(f"SELECT DISTINCT ?e WHERE {{ ?e {sparql_term(pred)} {lit} }} LIMIT 6"))
-        found = sorted({str(r["e"]) for r in rows if isinstance(r["e"], URIRef)})
-        if len(found) == 1:
-            return URIRef(found[0])
-        if len(found) > 1:
-            raise AmbiguousTermError(f"\"{term}\" is the label of several entities "
-                                     f"({', '.join('<' + f + '>' for f in found[:5])}); give the IRI in <...>")
+    found = kg.entities_by_label(term)
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise AmbiguousTermError(f"\"{term}\" is the label of several entities "
+                                 f"({', '.join('<' + f + '>' for f in found[:5])}); give the IRI in <...>")
     return Literal(term)  # not a label: the literal value itself
 
 
