@@ -60,7 +60,8 @@ def trained(tmp_path_factory):
 
     from reasoning.gnn.reasoner import train_reasoner
 
-    torch.set_num_threads(2)
+    # one thread: on a busy machine OpenMP threads oversubscribing the cores slow training 50x
+    torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("gnn-store")
     kg = KnowledgeGraph.open(str(folder / "store"))
     kg.import_file(PEOPLE, "pipe")
