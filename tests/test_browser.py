@@ -122,7 +122,12 @@ class Browser:
             where = f"; the page is in {await self.screenshot(self.shots / 'ui_timeout.png')}"
         raise AssertionError(f"timed out waiting for {what or expression}{where}")
 
+    async def present(self, selector: str):
+        """Wait until ``selector`` is in the page (Gradio renders components after the page loads)."""
+        await self.wait_for(f"!!document.querySelector({json.dumps(selector)})", 60, f"{selector} to appear")
+
     async def type_into(self, selector: str, text: str, enter: bool = False):
+        await self.present(selector)
         await self.js(f"document.querySelector({json.dumps(selector)}).focus()")
         await self.send("Input.insertText", text=text)
         if enter:
@@ -131,6 +136,7 @@ class Browser:
                                 windowsVirtualKeyCode=13, nativeVirtualKeyCode=13, text="\r" if kind == "keyDown" else "")
 
     async def click(self, selector: str):
+        await self.present(selector)
         await self.js(f"document.querySelector({json.dumps(selector)}).click()")
 
     async def drag(self, selector: str, dx: float, dy: float):
