@@ -40,7 +40,7 @@ from kg.errors import DocumentNotFoundError, KGQAError
 from kg.facts import Document, Entity, Fact, Relation, Source
 from kg.namespaces import (
     DOC, INFERRED_GRAPH, KGQA, META_GRAPH, OWL, PREDICTED_GRAPH, RDF, RDFS, SKOS, STMT, XSD,
-    document_iri,
+    document_iri, local_name,
 )
 from kg.query_shape import check_query_shape
 from kg.results import QueryResult
@@ -321,8 +321,9 @@ class KnowledgeGraph:
 
             from kg.views import graphml_ready
 
-            nx.write_graphml(graphml_ready(self.to_networkx()), str(path))
-            return self.to_networkx().number_of_edges()
+            G = self.to_networkx()
+            nx.write_graphml(graphml_ready(G), str(path))
+            return G.number_of_edges()
         if fmt in kgio.QUAD_FORMATS:
             quads = list(self.store.quads(None))
         else:
@@ -378,11 +379,7 @@ class KnowledgeGraph:
     def label(self, iri) -> str:
         """The rdfs:label of an IRI, or its last path segment."""
         rows = list(self.query(f"SELECT ?l WHERE {{ {sparql_term(iri)} {sparql_term(RDFS.label)} ?l }} LIMIT 1"))
-        if rows:
-            return str(rows[0]["l"])
-        from urllib.parse import unquote
-
-        return unquote(str(iri).rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]).replace("_", " ")
+        return str(rows[0]["l"]) if rows else local_name(iri)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -130,15 +130,11 @@ def read_delimited(stream, fmt: str, *, path: str | None = None) -> Iterator:
 
 def read_delimited_file(path: str | os.PathLike, fmt: str) -> list:
     """All quads of a delimited file; bad lines and bad bytes raise :class:`ParseError` naming the line."""
-    lineno = 0
     try:
         with open(path, "rb") as raw:
-            out = []
-            lines = _decoded_lines(raw, str(path))
-            out.extend(read_delimited(lines, fmt, path=str(path)))
-            return out
+            return list(read_delimited(_decoded_lines(raw, str(path)), fmt, path=str(path)))
     except OSError as err:
-        raise ParseError(f"cannot read the file: {err.strerror or err}", path=str(path), line=lineno or None) from None
+        raise ParseError(f"cannot read the file: {err.strerror or err}", path=str(path)) from None
 
 
 def _decoded_lines(raw, path: str):

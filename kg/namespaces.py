@@ -99,6 +99,17 @@ def document_iri(doc_id: str):
     return DOC[slug(doc_id)]
 
 
+def local_name(iri) -> str:
+    """A readable name for an IRI without a label: its last segment, unquoted, ``_`` as spaces.
+
+    >>> local_name("https://kgqa.dev/entity/Marie_Sk%C5%82odowska-Curie")
+    'Marie Skłodowska-Curie'
+    """
+    from urllib.parse import unquote
+
+    return unquote(str(iri).rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]).replace("_", " ")
+
+
 def label_from_name(name: str) -> str:
     """A relation label from a name: ``label_from_name("directed_by")`` is ``'directed by'``."""
     return re.sub(r"[_\s]+", " ", name).strip()
@@ -108,5 +119,5 @@ __all__ = [
     "BASE", "ENT", "REL", "DOC", "STMT", "GRAPH", "TYPE", "META_GRAPH", "INFERRED_GRAPH", "PREDICTED_GRAPH",
     "DERIVATION_GRAPH",
     "KGQA", "RDF", "RDFS", "OWL", "SKOS", "XSD", "slug", "entity_iri", "relation_iri",
-    "document_iri", "label_from_name",
+    "document_iri", "label_from_name", "local_name",
 ]

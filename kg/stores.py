@@ -25,6 +25,7 @@ import pyoxigraph as ox
 from kg.errors import (
     ForeignStoreError,
     QueryError,
+    ReadOnlyStoreError,
     RemoteStoreError,
     StoreError,
     StoreLockedError,
@@ -133,8 +134,6 @@ class OxigraphStore(Store):
 
     def update(self, sparql):
         if self.read_only:
-            from kg.errors import ReadOnlyStoreError
-
             raise ReadOnlyStoreError("this store was opened read-only")
         try:
             self._store.update(sparql)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import networkx as nx
 import pyoxigraph as ox
 
-from kg.namespaces import INFERRED_GRAPH, OWL, RDF, RDFS, SKOS
+from kg.namespaces import INFERRED_GRAPH, RDF, RDFS, SKOS, local_name
 
 _SKIP = {str(RDF.type), str(RDFS.label), str(SKOS.altLabel), str(RDFS.comment)}
 
@@ -55,20 +55,14 @@ def to_networkx(kg, *, include_inferred: bool = False) -> nx.MultiDiGraph:
         if sid in G:
             G.nodes[sid].setdefault("literals", []).append((p, value))
     for n in G.nodes:
-        G.nodes[n]["label"] = rel_labels.get(n, _local(n))
+        G.nodes[n]["label"] = rel_labels.get(n, local_name(n))
     for _, _, k, data in G.edges(keys=True, data=True):
-        data["label"] = rel_labels.get(k, _local(k))
+        data["label"] = rel_labels.get(k, local_name(k))
     # relation and class nodes only carry labels/types; drop those not linked to anything
     for n in [n for n in G.nodes if G.degree(n) == 0 and "http://www.w3.org/2002/07/owl#" not in n
               and "https://kgqa.dev/ns#Relation" in G.nodes[n].get("types", [])]:
         G.remove_node(n)
     return G
-
-
-def _local(iri: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]).replace("_", " ")
 
 
 def graphml_ready(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
@@ -87,4 +81,4 @@ def _scalar(v):
     return v if isinstance(v, (str, int, float, bool)) else str(v)
 
 
-__all__ = ["to_networkx", "graphml_ready", "OWL"]
+__all__ = ["to_networkx", "graphml_ready"]

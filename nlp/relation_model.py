@@ -445,8 +445,8 @@ def _build(config: RelationConfig, device: str = "cpu") -> RelationModel:
     hf_logging.set_verbosity_error()  # the unused pooler weights would print a load report
     hf_logging.disable_progress_bar()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        encoder = AutoModel.from_pretrained(str(path), add_pooling_layer=False)
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        encoder = AutoModel.from_pretrained(str(path), add_pooling_layer=False, local_files_only=True)
     finally:
         hf_logging.set_verbosity(verbosity)
     layers = encoder.encoder.layer

@@ -68,11 +68,9 @@ class GraphTensors:
 
     def label(self, iri: str) -> str:
         """rdfs:label of an IRI, else its last path segment with underscores as spaces."""
-        if iri in self.labels:
-            return self.labels[iri]
-        from urllib.parse import unquote
+        from kg.namespaces import local_name
 
-        return unquote(iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]).replace("_", " ")
+        return self.labels[iri] if iri in self.labels else local_name(iri)
 
     def to_data(self):
         """A :class:`torch_geometric.data.Data` with ``edge_index``, ``edge_type`` and ``num_nodes``."""
