@@ -41,7 +41,7 @@ bench-sparql: install
 bench-rules: install
 	$(BENCH) bench/rules.py --sizes 20000 100000 --timeout 600
 bench-re: install
-	$(BENCH) bench/conll04.py --data $(DATA) --model nlp/models/conll04_minilm
+	$(BENCH) bench/conll04.py --data $(DATA) --model nlp/models/conll04_minilm --threads 1
 bench-redocred: install
 	$(BENCH) bench/redocred.py --data $(DATA)
 bench-throughput: install
@@ -53,8 +53,8 @@ bench-textqa: install
 bench-gnn: install
 	$(BENCH) bench/gnn_metaqa.py --data $(DATA) --limit 200 --questions 6000 --epochs 8 --time-budget 1500 --threads 1
 bench-linkpred: install
-	$(BENCH) bench/linkpred.py --data $(DATA) --dataset fb15k-237 --time-budget 1200 --dim 200
-	$(BENCH) bench/linkpred.py --data $(DATA) --dataset wn18rr --time-budget 1500 --dim 128 --lr 0.005
+	$(BENCH) bench/linkpred.py --data $(DATA) --dataset fb15k-237 --time-budget 1200 --dim 200 --threads 1
+	$(BENCH) bench/linkpred.py --data $(DATA) --dataset wn18rr --time-budget 1500 --dim 128 --lr 0.005 --threads 1
 
 clean:
 	rm -rf $(VENV) $(STORE) build *.egg-info
