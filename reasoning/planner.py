@@ -282,6 +282,35 @@ def use_examples(index: GraphIndex, bank) -> dict:
     return cached
 
 
+#: learned examples this close to the nearest one (cosine) vote on the question's path
+VOTE_MARGIN = 0.01
+#: at most this many nearest examples vote
+VOTERS = 25
+
+
+def _example_votes(examples: dict, paths, qvec) -> tuple[dict, dict]:
+    """For the learned examples of ``paths``: each path's best similarity to the question, and its share
+    of the votes of the nearest examples (those within ``VOTE_MARGIN`` of the nearest, at most
+    ``VOTERS``). Voting keeps one mislearned example (a film whose director was also its only listed
+    actor) from overruling many consistent ones with the same wording."""
+    best: dict = {}
+    sims_of: dict = {}
+    for p in paths:
+        learned = examples.get(p)
+        if learned is not None:
+            sims_of[p] = learned @ qvec
+            best[p] = float(sims_of[p].max())
+    if not best:
+        return {}, {}
+    top = max(best.values())
+    voters = sorted(((float(x), p) for p, sims in sims_of.items() for x in sims if x >= top - VOTE_MARGIN),
+                    key=lambda v: -v[0])[:VOTERS]
+    share: dict = {p: 0.0 for p in best}
+    for _, p in voters:
+        share[p] += 1.0 / len(voters)
+    return best, share
+
+
 def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, ...]], *, kg=None,
                 extra_used: dict | None = None) -> list[PathScore]:
     """Paths ranked by: max cosine similarity of the masked question to the path's paraphrases,
@@ -293,16 +322,12 @@ def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, .
     qvec = Encoder.get().encode([question.masked or question.clean])[0]
     support = word_support(index, question)
     examples = _example_vectors(kg, index)
+    learned_best, votes = _example_votes(examples, paths, qvec)
     out = []
     for p in paths:
         sims = store[p] @ qvec
         best = int(np.argmax(sims))
         similarity, wording = float(sims[best]), texts[p][best]
-        learned = examples.get(p)
-        if learned is not None:
-            ex = float((learned @ qvec).max()) + EXAMPLE_BONUS
-            if ex > similarity:
-                similarity, wording = ex, "(learned example)"
         score = similarity - HOP_PENALTY * (len(p) - 1)
         if support:
             used = {step.predicate for step in p} | set((extra_used or {}).get(p, ()))
@@ -312,6 +337,12 @@ def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, .
             score += WHEN_BONUS if _date_like(index, p[-1]) else -WHEN_BONUS
         elif question.wh in ("who", "whom", "where") and _date_like(index, p[-1]):
             score -= WHEN_BONUS
+        if p in votes:
+            # learned wordings are direct evidence of what a wording means: the nearest examples vote,
+            # and their share stands in for the word-support terms (no hop penalty either)
+            ex = learned_best[p] + EXAMPLE_BONUS + SUPPORT_WEIGHT * votes[p]
+            if ex > score:
+                score, wording = ex, "(learned example)"
         out.append(PathScore(p, score, wording))
     out.sort(key=lambda ps: (-ps.score, len(ps.path)))
     return out
@@ -612,7 +643,9 @@ def learn_examples(kg, pairs, *, max_hops: int = MAX_HOPS, min_f1: float = 0.5, 
 
     For each example the topic is linked, every relation path from it is followed in the graph, and
     the path whose answers best match the example's (F1 of labels, shortest on ties) takes the
-    question's wording as a paraphrase. Examples no path reproduces (F1 below ``min_f1``) are skipped.
+    question's wording as a paraphrase. Examples no path reproduces (F1 below ``min_f1``) are skipped,
+    and so are examples two paths of the same length reproduce equally well (a film its director also
+    wrote cannot teach whether "who wrote X" means the writer or the director).
     Returns ``(bank, learned, skipped)``; attach the bank with :func:`use_examples` or save it beside
     the store (``bank.save(store_folder / ExampleBank.FILE_NAME)``).
     """
@@ -628,7 +661,7 @@ def learn_examples(kg, pairs, *, max_hops: int = MAX_HOPS, min_f1: float = 0.5, 
             skipped += 1
             continue
         topic = parsed.topic.node
-        best = None
+        best, tied = None, False
         for path in sorted(candidate_paths(index, topic, max_hops=max_hops), key=len):
             reached = {index.label(n) for n in _reach(index, topic, path, cap=5000) if n != topic}
             hits = len(reached & gold)
@@ -636,8 +669,10 @@ def learn_examples(kg, pairs, *, max_hops: int = MAX_HOPS, min_f1: float = 0.5, 
                 continue
             f1 = 2 * hits / (len(reached) + len(gold))
             if best is None or f1 > best[0] + 1e-9:
-                best = (f1, path)
-        if best is None or best[0] < min_f1:
+                best, tied = (f1, path), False
+            elif abs(f1 - best[0]) <= 1e-9 and len(path) == len(best[1]):
+                tied = True  # e.g. a film its director also wrote: the answers don't say which is meant
+        if best is None or best[0] < min_f1 or tied:
             skipped += 1
             continue
         bank.entries.append((parsed.masked, best[1]))
