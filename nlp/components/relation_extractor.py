@@ -5,13 +5,17 @@ For every pair of mentions in a sentence (names, resolved pronouns and dates, at
 that connects them with the relation's phrasings:
 
 * the connecting texts are the words between the two mentions (when short) and the words on the
-  dependency path between their heads (with auxiliaries, so "was founded by" keeps its "was");
+  dependency path between their heads (with auxiliaries, so "was founded by" keeps its "was"); a
+  text that runs through another mention of the pair's types is left out (it speaks of that pair);
 * a pair read in text order (A ... B) is scored against ``aliases`` of relations with A as subject
   and against ``inverse_aliases`` of relations with B as subject;
 * the score is the best of the MiniLM cosine similarity (``scorer="minilm"``) and a lexical score
   (the phrase occurs word for word in the connecting text: 0.95, minus 0.03 per extra word, at
   least 0.7); a connecting text made only of function words ("in", "of the") is scored lexically
-  only, because MiniLM finds "in" close to "died in"; ``scorer="lexical"`` uses only the latter (fast, no transformer; used by tests).
+  only, because MiniLM finds "in" close to "died in", and so is one with more than
+  ``max_embedded_words`` (3) content words: such long texts almost never come close to a short
+  relation phrase, and embedding them was most of the extractor's cost; ``scorer="lexical"`` uses
+  only the lexical score (fast, no transformer; used by tests).
 
 **Calibration.** A score *s* becomes a confidence ``1 / (1 + exp(-slope * (s - center)))`` times
 the confidence of the mentions (a pronoun's resolution confidence, 1 for names) and a type factor
@@ -107,9 +111,11 @@ class RelationExtractor:
 
     def __init__(self, nlp: Language, name: str, *, schema: str | None = None, scorer: str = "minilm",
                  threshold: float = 0.5, max_distance: int = 40, max_between: int = 12,
-                 center: float = 0.65, slope: float = 14.0, max_intervening: int = 3):
+                 center: float = 0.65, slope: float = 14.0, max_intervening: int = 3,
+                 max_embedded_words: int = 3):
         ensure_extensions()
         self.max_intervening = max_intervening
+        self.max_embedded_words = max_embedded_words
         if scorer not in ("minilm", "lexical"):
             raise ValueError(f"scorer must be 'minilm' or 'lexical', not {scorer!r}")
         self.name = name
@@ -202,13 +208,15 @@ class RelationExtractor:
                     # other mentions of the same types as the pair: a closer candidate for the relation
                     others = {t for m, tm in zip(ms, types) if m is not a and m is not b and tm in (ta, tb)
                               for t in range(m.start, m.end)}
-                    if 0 < b.start - a.end <= self.max_between:
+                    # a connecting text that runs through another mention of the pair's types ("X married
+                    # Y, CEO of Z" for X-Z) is evidence for that closer pair, not this one: left out
+                    if 0 < b.start - a.end <= self.max_between and not others & set(range(a.end, b.start)):
                         between = doc[a.end:b.start].text.strip(" ,;:()")
                         if between:
-                            contexts.append(between if not others & set(range(a.end, b.start)) else _CROSSES + between)
+                            contexts.append(between)
                     path, crosses = dependency_path(doc, a, b, others)
-                    if path and path not in contexts:
-                        contexts.append(_CROSSES + path if crosses else path)
+                    if path and not crosses and path not in contexts:
+                        contexts.append(path)
                     if contexts:
                         pairs.append((sent, a, b, options, contexts))
         return pairs
@@ -239,13 +247,14 @@ class RelationExtractor:
         each text's row (``(None, {})`` with the lexical scorer)."""
         if self.scorer != "minilm":
             return None, {}
-        # function-word contexts are scored lexically only, so they are never embedded
-        keys = list(dict.fromkeys(c for pairs in batch_pairs for p in pairs for c in p[4] if _has_content(c)))
+        # function-word contexts and long ones are scored lexically only, so they are never embedded
+        keys = list(dict.fromkeys(c for pairs in batch_pairs for p in pairs for c in p[4]
+                                  if 0 < _content_words(c) <= self.max_embedded_words))
         if not keys:
             return None, {}
         from nlp.encoder import embed
 
-        sims = embed([k.removeprefix(_CROSSES) for k in keys], max_length=48) @ self._aliases().T
+        sims = embed(keys, max_length=48) @ self._aliases().T
         return sims, {t: i for i, t in enumerate(keys)}
 
     def _finish(self, doc: Doc, pairs: list, sims: np.ndarray | None, row: dict[str, int]) -> Doc:
@@ -256,7 +265,7 @@ class RelationExtractor:
         if not mentions:
             doc._.kgqa_relations = out
             return doc
-        ctx_words = {c: [w.lower() for w in _WORD.findall(c.removeprefix(_CROSSES))] for p in pairs for c in p[4]}
+        ctx_words = {c: [w.lower() for w in _WORD.findall(c)] for p in pairs for c in p[4]}
         for sent, a, b, options, contexts in pairs:
             best = (0.0, None, 0.0)
             lex_best: dict[int, float] = {}
@@ -265,13 +274,10 @@ class RelationExtractor:
                 score = 0.0
                 for ctx in contexts:
                     words = ctx_words[ctx]
-                    # a context that runs through another entity ("X married Y, CEO of Z" for X-Z) is
-                    # weaker evidence: no lexical credit, embedding similarity scaled by 0.9
-                    crosses = ctx.startswith(_CROSSES)
                     for r in rows:
-                        lex = 0.0 if crosses else _lexical(words, self._phrase_words[r])
+                        lex = _lexical(words, self._phrase_words[r])
                         emb = float(sims[row[ctx], r]) if sims is not None and ctx in row else 0.0
-                        score = max(score, lex, emb * (0.9 if crosses else 1.0))
+                        score = max(score, lex, emb)
                         if lex:
                             lex_best[oi] = max(lex_best.get(oi, 0.0), lex)
                 if score > best[0]:
@@ -504,17 +510,14 @@ def _fit(rel, subject_type: str, object_type: str) -> float:
     return best
 
 
-#: marks a connecting text that runs through another entity mention (kept in the key, not embedded)
-_CROSSES = "\x00"
-
 _FUNCTION_WORDS = {"in", "on", "at", "of", "the", "a", "an", "and", "or", "to", "by", "for", "from", "with", "as",
                    "'s", "is", "was", "were", "are", "be", "been", "its", "his", "her", "their", "this", "that",
                    "which", "who", "where", "when", "also", "then", "s"}
 
 
-def _has_content(text: str) -> bool:
-    text = text.removeprefix(_CROSSES)
-    return any(w.lower() not in _FUNCTION_WORDS and not w.isdigit() for w in _WORD.findall(text))
+def _content_words(text: str) -> int:
+    """How many words of ``text`` are not function words or numbers."""
+    return sum(1 for w in _WORD.findall(text) if w.lower() not in _FUNCTION_WORDS and not w.isdigit())
 
 
 _COUNTRIES: set[str] | None = None
@@ -554,10 +557,10 @@ def _dedupe(relations: list[RelationMention]) -> list[RelationMention]:
                   requires=["doc._.kgqa_mentions", "doc._.kgqa_entities"],
                   default_config={"schema": None, "scorer": "minilm", "threshold": 0.5, "max_distance": 40,
                                   "max_between": 12, "center": 0.65, "slope": 14.0,
-                                  "max_intervening": 3})
+                                  "max_intervening": 3, "max_embedded_words": 3})
 def make_relation_extractor(nlp: Language, name: str, schema: str | None, scorer: str, threshold: float,
                             max_distance: int, max_between: int, center: float, slope: float,
-                            max_intervening: int) -> RelationExtractor:
+                            max_intervening: int, max_embedded_words: int) -> RelationExtractor:
     return RelationExtractor(nlp, name, schema=schema, scorer=scorer, threshold=threshold,
                              max_distance=max_distance, max_between=max_between, center=center, slope=slope,
-                             max_intervening=max_intervening)
+                             max_intervening=max_intervening, max_embedded_words=max_embedded_words)
