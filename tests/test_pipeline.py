@@ -15,6 +15,7 @@ from nlp.schema import SchemaError, load_schema
 PATTERNS = [
     {"label": "PERSON", "pattern": "Ada Lovelace"}, {"label": "PERSON", "pattern": "Lovelace"},
     {"label": "PERSON", "pattern": "Charles Babbage"}, {"label": "PERSON", "pattern": "Steve Jobs"},
+    {"label": "PERSON", "pattern": "Steve Wozniak"}, {"label": "PERSON", "pattern": "Ronald Wayne"},
     {"label": "GPE", "pattern": "London"}, {"label": "GPE", "pattern": "Cupertino"},
     {"label": "ORG", "pattern": "Apple"}, {"label": "ORG", "pattern": "Acme"},
     {"label": "DATE", "pattern": "10 December 1815"}, {"label": "DATE", "pattern": "1976"},
@@ -53,6 +54,16 @@ def test_inverse_phrasing_gives_the_schema_direction(nlp):
     assert ("Apple", "founded_by", "Steve_Jobs") in found
     assert ("Apple", "inception", "1976") in found
     assert ("Steve_Jobs", "founded_by", "Apple") not in found
+
+
+def test_a_relation_holds_for_every_coordinated_mention(full_nlp):
+    # the conjuncts come from the dependency parse, so this needs the full pipeline
+    ext = extract(full_nlp, "Apple was founded by Steve Jobs, Steve Wozniak and Ronald Wayne.", "apple.txt")
+    found = triples(ext)
+    for founder in ("Steve_Jobs", "Steve_Wozniak", "Ronald_Wayne"):
+        assert ("Apple", "founded_by", founder) in found
+    # coordination does not create facts between the coordinated names themselves
+    assert not any(s == "Steve_Jobs" and o == "Steve_Wozniak" for s, _, o in found)
 
 
 def test_types_gate_relations(nlp):

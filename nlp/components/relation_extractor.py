@@ -26,6 +26,9 @@ with confidence below ``threshold`` (0.5) are dropped. The centre and slope were
 MiniLM similarities of correct and wrong pairs on hand-written sentences (a paraphrase of an alias
 scores 0.65-0.9, unrelated connecting text 0.1-0.5); they are not fitted on a benchmark.
 
+A relation found for one of several coordinated mentions ("founded by Steve Jobs, Steve Wozniak and
+Ronald Wayne") is stated for each of them (confidence times 0.95), when the types fit.
+
 Patterns that connecting text cannot express are read directly: life dates in parentheses after
 a person ("Marie Curie (7 November 1867 – 4 July 1934)"); occupations stated with a copula or
 apposition ("Curie was a physicist", "Curie, a chemist,"), only when the schema has a relation whose
@@ -266,6 +269,15 @@ class RelationExtractor:
             doc._.kgqa_relations = out
             return doc
         ctx_words = {c: [w.lower() for w in _WORD.findall(c)] for p in pairs for c in p[4]}
+        by_head = {doc[m.start:m.end].root.i: m for m in mentions if m.cluster is not None or m.kind == "date"}
+
+        def conjuncts(m: Mention) -> list[Mention]:
+            """Mentions coordinated with ``m`` ("A, B and C") that are mentions of the same kind."""
+            if not doc.has_annotation("DEP"):
+                return []
+            found = [by_head.get(t.i) for t in doc[m.start:m.end].root.conjuncts]
+            return [c for c in found if c is not None and c is not m and c.kind == m.kind]
+
         for sent, a, b, options, contexts in pairs:
             best = (0.0, None, 0.0)
             lex_best: dict[int, float] = {}
@@ -299,6 +311,12 @@ class RelationExtractor:
                 rm = self._relation(doc, sent, subj, obj, rel, conf)
                 if rm is not None:
                     out.append(rm)
+                    # "founded by A, B and C": the relation holds for every conjunct of either side
+                    for s2, o2 in [(c, obj) for c in conjuncts(subj)] + [(subj, c) for c in conjuncts(obj)]:
+                        if s2.cluster != o2.cluster and _fit(rel, self._type(s2, clusters), self._type(o2, clusters)):
+                            extra = self._relation(doc, sent, s2, o2, rel, conf * CONJUNCT_FACTOR)
+                            if extra is not None and extra.confidence >= self.threshold:
+                                out.append(extra)
         out = [self._country_instead(r, clusters) for r in out]
         out.extend(self._life_dates(doc, mentions))
         out.extend(self._place_pairs(doc, mentions, clusters))
@@ -492,6 +510,9 @@ class RelationExtractor:
                                            self.extractor, label=rel.label))
         return out
 
+
+#: a relation copied to a coordinated mention ("founded by A and B") keeps this share of its confidence
+CONJUNCT_FACTOR = 0.95
 
 #: NER often confuses these; a relation accepts the other type at this factor of its confidence
 _SOFT_TYPES = {("ORG", "LOC"): 0.85, ("LOC", "ORG"): 0.85, ("MISC", "WORK"): 0.85, ("MISC", "EVENT"): 0.85,
