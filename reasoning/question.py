@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import pyoxigraph as ox
 
-from kg.namespaces import INFERRED_GRAPH, KGQA, OWL, RDF, RDFS, SKOS, label_from_name
+from kg.namespaces import INFERRED_GRAPH, KGQA, OWL, RDF, RDFS, SKOS, label_from_name, local_name
 
 _LABEL = str(RDFS.label)
 _ALT = str(SKOS.altLabel)
@@ -159,11 +159,11 @@ class GraphIndex:
                 counts[p] += 1
         for p, n in counts.items():
             node = ox.NamedNode(p)
-            label = index.labels.get(node) or label_from_name(_local_name(p))
+            label = index.labels.get(node) or label_from_name(local_name(p))
             index.relations[p] = RelationInfo(p, label, tuple(dict.fromkeys(rel_aliases.get(p, ()))), n)
         for cls_iri in {t for ts in index.types.values() for t in ts}:
             node = ox.NamedNode(cls_iri)
-            index.class_labels[cls_iri] = index.labels.get(node) or label_from_name(_local_name(cls_iri))
+            index.class_labels[cls_iri] = index.labels.get(node) or label_from_name(local_name(cls_iri))
         return index
 
     # -------------------------------------------------------------------- lookups
@@ -174,7 +174,7 @@ class GraphIndex:
         found = self.labels.get(node)
         if found is not None:
             return found
-        return label_from_name(_local_name(node.value if isinstance(node, ox.NamedNode) else str(node)))
+        return label_from_name(local_name(node.value if isinstance(node, ox.NamedNode) else str(node)))
 
     def degree(self, node) -> int:
         return len(self.out.get(node, ())) + len(self.inn.get(node, ()))
@@ -213,12 +213,6 @@ class GraphIndex:
         sims = self._label_vectors @ enc.encode([normalise(text)])[0]
         order = sims.argsort()[::-1][:limit]
         return [(self._label_keys[i], float(sims[i])) for i in order if sims[i] >= cutoff]
-
-
-def _local_name(iri: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1])
 
 
 _INDEXES: dict = {}
