@@ -78,3 +78,19 @@ def test_fingerprint_notices_new_relations_and_big_changes_but_not_small_ones():
     assert fingerprint_drift(old, fingerprint(triples_to_tensors(base + [("p0", "knows", "p9")]))) is None
     assert "never saw" in fingerprint_drift(old, fingerprint(triples_to_tensors(base + [("p0", "likes", "p1")])))
     assert "the model saw 41" in fingerprint_drift(old, fingerprint(triples_to_tensors(base[:20])))
+
+
+def test_reasoner_paths_never_pass_back_through_the_topic():
+    from reasoning.gnn.reasoner import MultiHopReasoner
+
+    torch.manual_seed(0)
+    net = MultiHopReasoner(torch.randn(2, 384), hidden=8)
+    # 4 nodes, relation 0 both ways between the topic (0) and 1, and from 1 to 2 and 3; 1 is its inverse
+    edges = torch.tensor([[0, 1, 1, 1, 2, 3], [1, 0, 2, 3, 1, 1]])
+    types = torch.tensor([0, 1, 0, 0, 1, 1])
+    topic = torch.zeros(4, 1)
+    topic[0, 0] = 1
+    out = net(edges, types, topic, torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 384),
+              torch.zeros(1, 5, dtype=torch.long))
+    assert all(float(h[0, 0]) == 0.0 for h in out.hop_scores)  # no score ever returns to the topic
+    assert float(out.hop_scores[0][1, 0]) > 0  # while it does move forward

@@ -77,10 +77,11 @@ class PathIndex:
         return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def follow(self, topic: int, path) -> np.ndarray:
-        """Every node the directed-type ``path`` reaches from ``topic``."""
+        """Every node the directed-type ``path`` reaches from ``topic`` without passing back through it."""
         nodes = np.array([topic])
         for k in path:
             nodes = self.step(nodes, k)
+            nodes = nodes[nodes != topic]
             if not nodes.size:
                 break
         return nodes

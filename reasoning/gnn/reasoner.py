@@ -108,12 +108,14 @@ class MultiHopReasoner(nn.Module):
         hop_scores, gates = [], []
         for t in range(self.hops):
             x, g = self.conv(x, edge_index, edge_type, instructions[t], return_gates=True)
-            x = x.clamp(max=1.0)
+            # a path never passes back through the topic: "films directed by the director of X" are
+            # the director's other films (the same convention as the SPARQL planner's paths)
+            x = x.clamp(max=1.0) * (1 - topic).unsqueeze(-1)
             hop_scores.append(x.squeeze(-1))
             gates.append(g)
         hop_weights = torch.softmax(self.hop_attention(q), dim=-1)  # [Q, hops]
         scores = sum(hop_weights[:, t] * hop_scores[t] for t in range(self.hops))
-        scores = scores * (1 - topic)  # the topic itself is never its own answer
+        scores = scores * (1 - topic)  # the topic itself is never its own answer (already masked per hop)
         return ReasonerOutput(scores, hop_scores, gates, hop_weights, attention)
 
 
