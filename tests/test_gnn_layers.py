@@ -90,7 +90,8 @@ def test_reasoner_paths_never_pass_back_through_the_topic():
     types = torch.tensor([0, 1, 0, 0, 1, 1])
     topic = torch.zeros(4, 1)
     topic[0, 0] = 1
-    out = net(edges, types, topic, torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 384),
-              torch.zeros(1, 5, dtype=torch.long))
+    with torch.no_grad():
+        out = net(edges, types, topic, torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool),
+                  torch.randn(1, 384), torch.zeros(1, 5, dtype=torch.long))
     assert all(float(h[0, 0]) == 0.0 for h in out.hop_scores)  # no score ever returns to the topic
     assert float(out.hop_scores[0][1, 0]) > 0  # while it does move forward
