@@ -22,6 +22,7 @@ import json
 import re
 import threading
 import unicodedata
+from functools import lru_cache
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,12 @@ class KBError(KGQAError):
 
 def normalise(text: str) -> str:
     """Comparable form of a name: ASCII-folded, lower case, no leading "the", no possessive, no punctuation."""
-    text = unicodedata.normalize("NFKD", text or "")
+    return _normalise(text or "")
+
+
+@lru_cache(maxsize=100_000)
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = text.replace("ł", "l").replace("Ł", "L").replace("ø", "o").replace("Ø", "O").replace("ß", "ss")
     text = text.lower().strip()

@@ -203,6 +203,7 @@ def doc_to_extraction(doc, doc_id: str, *, kg=None, nlp=None, offset: int = 0) -
     used: set[int] = set()
     facts: dict[tuple, Fact] = {}
     rels: dict[URIRef, Relation] = {}
+    text = doc.text  # built from the tokens on every access: once per document
     for r in relations:
         if r.subject not in iris or (r.object is not None and r.object not in iris):
             continue
@@ -218,7 +219,7 @@ def doc_to_extraction(doc, doc_id: str, *, kg=None, nlp=None, offset: int = 0) -
         else:
             continue
         used.add(r.subject)
-        sentence = doc.text[r.sent_start:r.sent_end]
+        sentence = text[r.sent_start:r.sent_end]
         src = Source(doc_id, sentence, r.sent_start + offset, r.sent_end + offset, r.extractor)
         conf = max(0.0, min(1.0, float(r.confidence)))
         triples = [(iris[r.subject], pred, obj)]

@@ -397,13 +397,14 @@ class RelationModel:
             positions = [[tok.i for tok in sent if not tok.is_space] for sent in doc.sents]
             positions = [p for p in positions if p]
             results = self.predict([[doc[i].text for i in p] for p in positions], batch_size=batch_size)
+            text = doc.text  # rebuilt from the tokens on every access
             for number, (pos, result) in enumerate(zip(positions, results)):
                 result["sentence"] = number
                 for ent in result["entities"]:
                     first, last = doc[pos[ent["start"]]], doc[pos[ent["end"] - 1]]
                     ent["start"], ent["end"] = first.i, last.i + 1
                     ent["char_start"], ent["char_end"] = first.idx, last.idx + len(last.text)
-                    ent["text"] = doc.text[ent["char_start"]: ent["char_end"]]
+                    ent["text"] = text[ent["char_start"]: ent["char_end"]]
             return results
         sentences = list(doc_or_tokens)
         if sentences and all(isinstance(t, str) for t in sentences):

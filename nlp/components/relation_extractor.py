@@ -269,6 +269,7 @@ class RelationExtractor:
             doc._.kgqa_relations = out
             return doc
         ctx_words = {c: [w.lower() for w in _WORD.findall(c)] for p in pairs for c in p[4]}
+        ctx_sets = {c: set(words) for c, words in ctx_words.items()}
         by_head = {doc[m.start:m.end].root.i: m for m in mentions if m.cluster is not None or m.kind == "date"}
 
         def conjuncts(m: Mention) -> list[Mention]:
@@ -285,9 +286,10 @@ class RelationExtractor:
                 ri, direction, rows = self._options[oi]
                 score = 0.0
                 for ctx in contexts:
-                    words = ctx_words[ctx]
+                    words, present = ctx_words[ctx], ctx_sets[ctx]
                     for r in rows:
-                        lex = _lexical(words, self._phrase_words[r])
+                        phrase = self._phrase_words[r]
+                        lex = _lexical(words, phrase) if phrase and phrase[0] in present else 0.0
                         emb = float(sims[row[ctx], r]) if sims is not None and ctx in row else 0.0
                         score = max(score, lex, emb)
                         if lex:
