@@ -47,7 +47,8 @@ bench-redocred: install
 bench-throughput: install
 	$(BENCH) bench/throughput.py --data $(DATA) --limit 80
 bench-metaqa: install
-	$(BENCH) bench/metaqa.py --data $(DATA)
+	$(BENCH) bench/metaqa.py --data $(DATA) --limit 1000
+	$(BENCH) bench/metaqa.py --data $(DATA) --examples 1000
 bench-textqa: install
 	$(BENCH) bench/textqa.py
 bench-gnn: install
