@@ -64,6 +64,38 @@ def encoder_path(package: str = ENCODER_PACKAGE) -> Path:
     return Path(module.__file__).parent / "model"
 
 
+#: word shapes told apart by :func:`word_shape` (0 is padding)
+NUM_SHAPES = 16
+
+
+def word_shape(word: str, first: bool = False) -> int:
+    """A small id for how a word is written, which an uncased encoder cannot see: lower, Capitalised,
+    UPPER, miXed, digits, punctuation or other; plus 8 for the first word of a sentence (where
+    capitals say little).
+
+    >>> word_shape("paris"), word_shape("Paris"), word_shape("NASA"), word_shape("McDonald"), word_shape("1984")
+    (1, 2, 3, 4, 5)
+    >>> word_shape("The", first=True)
+    10
+    """
+    letters = [c for c in word if c.isalpha()]
+    if letters and all(c.islower() for c in letters):
+        shape = 1
+    elif letters and word[0].isupper() and all(c.islower() for c in letters[1:]):
+        shape = 2
+    elif len(letters) > 1 and all(c.isupper() for c in letters):
+        shape = 3 if len(letters) == len(word) or not any(c.isdigit() for c in word) else 7
+    elif letters:
+        shape = 4
+    elif word and all(c.isdigit() or c in ",." for c in word) and any(c.isdigit() for c in word):
+        shape = 5
+    elif word and not any(c.isalnum() for c in word):
+        shape = 6
+    else:
+        shape = 7
+    return shape + 8 if first else shape
+
+
 @dataclass
 class RelationConfig:
     """Schema and hyper-parameters; saved as ``config.json`` beside the weights."""
@@ -87,6 +119,7 @@ class RelationConfig:
     warmup: float = 0.1
     entity_temperature: float = 1.0
     relation_temperature: float = 1.0
+    word_shapes: bool = True
     trained: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -99,6 +132,7 @@ class RelationConfig:
         data = dict(data)
         data["schema"] = Schema.from_dict(data["schema"])
         data.setdefault("span_boundaries", False)  # models saved before the option existed
+        data.setdefault("word_shapes", False)
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -121,10 +155,15 @@ class SpanRelationNet(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, num_entity_types: int, num_relation_types: int,
-                 max_span_width: int = 10, width_dim: int = 25, dropout: float = 0.1, boundaries: bool = False):
+                 max_span_width: int = 10, width_dim: int = 25, dropout: float = 0.1, boundaries: bool = False,
+                 word_shapes: bool = False):
         super().__init__()
         hidden = encoder.config.hidden_size
         self.encoder = encoder
+        # the encoder is uncased; a learned vector per word shape (see word_shape) gives capitalisation back
+        self.shape_embedding = nn.Embedding(NUM_SHAPES, hidden) if word_shapes else None
+        if self.shape_embedding is not None:
+            nn.init.zeros_(self.shape_embedding.weight)
         self.max_span_width = max_span_width
         self.boundaries = boundaries
         span_dim = hidden * (3 if boundaries else 1) + width_dim
@@ -147,10 +186,13 @@ class SpanRelationNet(nn.Module):
             hidden = layer(hidden, mask)
         return hidden
 
-    def encode(self, input_ids, attention_mask, piece_word, num_words: int, *, bottom=None, start: int = 0):
-        """Word vectors (max over each word's pieces), the span table and the [CLS] vectors.
+    def encode(self, input_ids, attention_mask, piece_word, num_words: int, *, bottom=None, start: int = 0,
+               shapes=None):
+        """Word vectors (max over each word's pieces, plus a word-shape vector), the span table and the
+        [CLS] vectors.
 
-        ``bottom``/``start``: cached output of the frozen layers below ``start`` (training speed-up).
+        ``bottom``/``start``: cached output of the frozen layers below ``start`` (training speed-up);
+        ``shapes``: ``(B, num_words)`` ids from :func:`word_shape` (used when the net has shape vectors).
         """
         hidden = self.encoder_states(input_ids, attention_mask, start=start if bottom is not None else 0,
                                      hidden=bottom)
@@ -160,6 +202,8 @@ class SpanRelationNet(nn.Module):
         index = piece_word.unsqueeze(-1).expand(-1, -1, size)
         words = words.scatter_reduce(1, index, hidden, reduce="amax", include_self=True)[:, :num_words]
         words = torch.where(torch.isinf(words), torch.zeros_like(words), words)
+        if self.shape_embedding is not None and shapes is not None:
+            words = words + self.shape_embedding(shapes[:, :num_words])
         rows, current = [words], words
         # widths longer than the batch's longest sentence are never looked up
         for width in range(2, min(self.max_span_width, num_words) + 1):
@@ -203,6 +247,7 @@ class _Encoded:
     source: int = 0  # index of the input sentence this window came from
     offset: int = 0  # word offset of the window in that sentence
     bottom: Any = None  # cached output of the frozen encoder layers, (pieces, hidden)
+    shapes: list[int] = field(default_factory=list)  # word_shape() of each word of the window
 
 
 class RelationModel:
@@ -246,7 +291,8 @@ class RelationModel:
         windows.append((start, len(tokens), ids, piece_word))
         cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         return [_Encoded([cls, *w_ids, sep], [-1, *w_pw, -1], end - begin, example if len(windows) == 1 else None,
-                         source, begin) for begin, end, w_ids, w_pw in windows]
+                         source, begin, shapes=[word_shape(tokens[i], i == 0) for i in range(begin, end)])
+                for begin, end, w_ids, w_pw in windows]
 
     def _batch_tensors(self, batch: list[_Encoded]):
         length = max(len(e.ids) for e in batch)
@@ -273,7 +319,11 @@ class RelationModel:
             bottom = torch.zeros(len(batch), ids.shape[1], batch[0].bottom.shape[-1], device=self.device)
             for b, enc in enumerate(batch):
                 bottom[b, : len(enc.ids)] = enc.bottom
-        return self.net.encode(ids, mask, piece_word, num_words, bottom=bottom, start=self.frozen_layers)
+        shapes = torch.zeros(len(batch), num_words, dtype=torch.long)
+        for b, enc in enumerate(batch):
+            shapes[b, : len(enc.shapes)] = torch.tensor(enc.shapes, dtype=torch.long)
+        return self.net.encode(ids, mask, piece_word, num_words, bottom=bottom, start=self.frozen_layers,
+                               shapes=shapes.to(self.device))
 
     @torch.no_grad()
     def cache_frozen(self, windows: list[_Encoded], batch_size: int = 32) -> None:
@@ -456,7 +506,7 @@ def _build(config: RelationConfig, device: str = "cpu") -> RelationModel:
         param.requires_grad = name.startswith("encoder.layer.") and int(name.split(".")[2]) >= frozen
     net = SpanRelationNet(encoder, len(config.schema.entity_types), len(config.schema.relation_types),
                           config.max_span_width, config.width_dim, config.dropout,
-                          config.span_boundaries).to(device)
+                          config.span_boundaries, config.word_shapes).to(device)
     return RelationModel(config, net, tokenizer, device)
 
 
