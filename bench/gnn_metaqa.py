@@ -47,6 +47,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--time-budget", type=float, default=None, help="training seconds at most")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--lr", type=float, default=3e-3, help="learning rate (train_reasoner's default)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-train", action="store_true", help="evaluate the model already in the store")
     args = parser.parse_args(argv)
@@ -67,7 +68,8 @@ def main(argv=None) -> None:
     if not args.skip_train or not is_trained(kg):
         cpu0, wall0 = time.process_time(), time.monotonic()
         report = train_reasoner(kg, epochs=args.epochs, num_questions=args.questions, device=args.device,
-                                time_budget=args.time_budget, batch_size=32, log=lambda m: print(m, flush=True))
+                                time_budget=args.time_budget, batch_size=32, lr=args.lr,
+                                log=lambda m: print(m, flush=True))
         train_info = (f"{report.questions:,} generated questions, {report.epochs} epochs, "
                       f"{time.monotonic() - wall0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "
                       f"({args.threads} threads), held-out generated Hits@1 {report.held_out_hits1:.3f}")

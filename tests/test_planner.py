@@ -91,3 +91,43 @@ def test_can_you_is_a_request_not_a_yes_no_question(films):
     from reasoning.question import parse_question
 
     assert parse_question(films, "can you name a film directed by [Jun Halloway]", use_parser=False).kind == "entity"
+
+
+def _studio_graph(tmp_path):
+    kb = tmp_path / "studio.txt"
+    kb.write_text("\n".join([
+        "Amber Road|directed_by|Ilse Marr", "Amber Road|written_by|Ilse Marr",      # she did both
+        "Blue Quay|directed_by|Otto Fenn", "Blue Quay|written_by|Rafe Dunn",
+        "Cold Lantern|directed_by|Otto Fenn", "Cold Lantern|written_by|Mina Kolb",
+        "Dust Orchard|directed_by|Ilse Marr", "Dust Orchard|written_by|Tove Lind",
+    ]) + "\n", encoding="utf-8")
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(kb, "pipe")
+    return kg
+
+
+def test_an_example_two_paths_explain_equally_teaches_nothing(tmp_path):
+    from reasoning.planner import learn_examples
+
+    kg = _studio_graph(tmp_path)
+    # directed_by and written_by both give Ilse Marr for Amber Road: which one "penned" means is unknown
+    bank, learned, skipped = learn_examples(kg, [("who penned [Amber Road]", ["Ilse Marr"]),
+                                                 ("who penned [Blue Quay]", ["Rafe Dunn"])])
+    assert (learned, skipped) == (1, 1)
+    assert [p[0].predicate.rsplit("/", 1)[-1] for _, p in bank.entries] == ["written_by"]
+
+
+def test_the_nearest_learned_wordings_vote(tmp_path):
+    from reasoning import ask
+    from reasoning.paraphrases import ExampleBank
+    from reasoning.planner import use_examples
+
+    kg = _studio_graph(tmp_path)
+    written = (Step("https://kgqa.dev/relation/written_by", True),)
+    directed = (Step("https://kgqa.dev/relation/directed_by", True),)
+    bank = ExampleBank()
+    # three consistent examples and one mislearned one with the very same wording
+    bank.entries = [("zorp blick X", written)] * 3 + [("zorp blick X", directed)]
+    use_examples(graph_index(kg), bank)
+    assert ask(kg, "zorp blick [Cold Lantern]").top == "Mina Kolb"  # a wording only the examples explain
+    assert ask(kg, "zorp blick [Dust Orchard]").top == "Tove Lind"
