@@ -47,7 +47,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--time-budget", type=float, default=None, help="training seconds at most")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--lr", type=float, default=3e-3, help="learning rate (train_reasoner's default)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (train_reasoner's default)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-train", action="store_true", help="evaluate the model already in the store")
     args = parser.parse_args(argv)

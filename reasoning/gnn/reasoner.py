@@ -206,7 +206,7 @@ def _batch_inputs(questions, encoded, num_nodes, device):
 
 def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | None = None,
                    device: str | None = None, batch_size: int = 16, hidden: int = 128, hops: int = 3,
-                   lr: float = 3e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
+                   lr: float = 1e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
                    log=None) -> TrainReport:
     """Generate questions from the graph's own paths, train the reasoner on them, save it with a fingerprint.
 
