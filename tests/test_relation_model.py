@@ -254,3 +254,12 @@ def test_default_model_extracts_a_fresh_sentence():
     assert {("Maria Lopez", "Peop"), ("Lisbon", "Loc")} <= {(e["text"], e["type"]) for e in entities}
     triples = {(entities[r["head"]]["text"], r["type"], entities[r["tail"]]["text"]) for r in result["relations"]}
     assert ("Maria Lopez", "Live_In", "Lisbon") in triples
+
+
+def test_models_saved_before_word_shapes_load_without_them():
+    from nlp.relation_model import RelationConfig
+
+    data = json.loads((Path(__file__).parents[1] / "nlp/models/conll04_minilm/config.json").read_text())
+    assert data["word_shapes"] is True  # the shipped model uses them
+    del data["word_shapes"]
+    assert RelationConfig.from_dict(data).word_shapes is False
