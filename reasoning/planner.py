@@ -7,7 +7,8 @@ How a question is planned:
    (a bounded sample of each hop's frontier), keeping those that lead somewhere;
 3. each path is scored by the MiniLM similarity between the question (topic masked as ``X``) and the
    path's paraphrases generated from the graph's own relation labels (:mod:`reasoning.paraphrases`),
-   with a small penalty per extra hop;
+   with a small penalty per extra hop; when wordings were learned from example questions
+   (:func:`learn_examples`), the examples nearest to the question vote on the path instead;
 4. the best path is compiled to SPARQL (user text only enters as escaped terms), run on the store,
    and each answer gets the path of facts that reaches it, with sources and rule names.
 
