@@ -17,6 +17,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(scope="module")
+def films():
+    """A small film graph (tests/data/qa_films.txt) in memory; one per test module, which may change it."""
+    from kg import KnowledgeGraph
+
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(DATA / "qa_films.txt", "pipe")
+    yield kg
+    kg.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,14 +17,6 @@ pytestmark = pytest.mark.slow  # MiniLM embeds the question and the relation par
 
 
 @pytest.fixture(scope="module")
-def films():
-    kg = KnowledgeGraph.open("memory")
-    kg.import_file(DATA / "qa_films.txt", "pipe")
-    yield kg
-    kg.close()
-
-
-@pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("qa") / "store"
     with KnowledgeGraph.open(str(path)) as kg:

@@ -1,8 +1,6 @@
 """Planner pieces without the language models: paraphrases, schema paths, SPARQL compilation and escaping."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from kg import KnowledgeGraph
@@ -12,17 +10,8 @@ from reasoning.paraphrases import Step, path_paraphrases
 from reasoning.planner import _reach, candidate_paths, compile_path
 from reasoning.question import graph_index
 
-DATA = Path(__file__).parent / "data"
 REL = "https://kgqa.dev/relation/"
 ENT = "https://kgqa.dev/entity/"
-
-
-@pytest.fixture(scope="module")
-def films():
-    kg = KnowledgeGraph.open("memory")
-    kg.import_file(DATA / "qa_films.txt", "pipe")
-    yield kg
-    kg.close()
 
 
 def test_paraphrases_come_from_relation_labels():

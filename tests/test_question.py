@@ -1,22 +1,9 @@
 """Question understanding on a tiny graph: kinds, brackets, n-gram and fuzzy linking, masking."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from kg import KnowledgeGraph
 from reasoning.question import graph_index, normalise, parse_question
-
-DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture(scope="module")
-def films():
-    kg = KnowledgeGraph.open("memory")
-    kg.import_file(DATA / "qa_films.txt", "pipe")
-    yield kg
-    kg.close()
 
 
 def test_brackets_mark_the_topic(films):
