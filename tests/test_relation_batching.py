@@ -53,3 +53,12 @@ def test_batched_pipe_gives_the_same_relations_lexical():
 @pytest.mark.slow
 def test_batched_pipe_gives_the_same_relations_minilm():
     check_batched_equals_single(pipeline("minilm"))
+
+
+def test_only_the_shorter_connecting_text_of_a_pair_is_embedded():
+    extractor = pipeline("minilm").get_pipe("kgqa_relation_extractor")
+    assert extractor._to_embed(["later moved to the capital and worked at", "worked at"]) == ["worked at"]
+    assert extractor._to_embed(["founded", "was founded by"]) == ["founded"]
+    # function words only, or too many content words: neither text is embedded (both stay lexical)
+    assert extractor._to_embed(["in the", "of"]) == []
+    assert extractor._to_embed(["later moved to the capital and worked there"]) == []

@@ -80,6 +80,7 @@ class Coreference:
             for i in range(s.start, s.end):
                 sent_of[i] = si
         has_parse = doc.has_annotation("DEP")
+        subjects = {t.i for t in doc if t.dep_ in _SUBJECT_DEPS} if has_parse else set()
         # mentions in reading order, grown as pronouns resolve (a pronoun can be an antecedent)
         ordered = sorted((m for m in mentions if m.cluster is not None), key=lambda m: m.start)
         counts: dict[int, int] = {}
@@ -113,7 +114,7 @@ class Coreference:
                 c = clusters[m.cluster]
                 if not self._agrees(c.type, c.gender, want, gender):
                     continue
-                score = self._salience(doc, m, tok.i, si, sent_of, counts.get(m.cluster, 1), has_parse)
+                score = self._salience(doc, m, tok.i, si, sent_of, counts.get(m.cluster, 1), has_parse, subjects)
                 by_cluster[m.cluster] = max(by_cluster.get(m.cluster, -1.0), score)
             for cid, score in by_cluster.items():
                 if score > best_score:
@@ -150,11 +151,13 @@ class Coreference:
         return ctype == want
 
     @staticmethod
-    def _salience(doc, m: Mention, at: int, si: int, sent_of, count: int, has_parse: bool) -> float:
+    def _salience(doc, m: Mention, at: int, si: int, sent_of, count: int, has_parse: bool,
+                  subjects: set[int]) -> float:
+        """``subjects``: positions of the tokens whose dependency label is a subject's."""
         distance = si - sent_of.get(m.start, 0)
         score = 1.0 - 0.35 * distance
         if has_parse:
-            if any(doc[i].dep_ in _SUBJECT_DEPS for i in range(m.start, m.end)):
+            if any(i in subjects for i in range(m.start, m.end)):
                 score += 1.0
         else:
             sent = doc[m.start].sent

@@ -168,17 +168,28 @@ class EntityLinker:
                     c.add_alias(m.text)
         return all_mentions
 
-    def _score(self, m: Mention, c: EntityCluster, mentions: list[Mention]) -> float:
-        norm = normalise(m.text)
+    @staticmethod
+    def _names(c: EntityCluster) -> tuple[set[str], list[str]]:
+        """A cluster's normalised aliases and its fullest names (cached until its aliases change)."""
+        key = tuple(c.aliases)
+        cached = getattr(c, "_names_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
         norms = {normalise(a) for a in c.aliases}
-        if norm in norms:
-            return 1.0 if types_compatible(m.type, c.type) or _cross_type_ok(m.type, c.type) else 0.0
-        if not types_compatible(m.type, c.type):
-            return 0.0
         # containment is checked against the fullest names only, so "Pierre Curie" never joins a
         # cluster that holds "Marie Curie" just because it also holds "Curie"
         longest = max(len(name_tokens(n)) for n in norms) if norms else 0
         full = [a for a in c.aliases if len(name_tokens(normalise(a))) == longest]
+        c._names_cache = (key, norms, full)
+        return norms, full
+
+    def _score(self, m: Mention, c: EntityCluster, mentions: list[Mention]) -> float:
+        norm = normalise(m.text)
+        norms, full = self._names(c)
+        if norm in norms:
+            return 1.0 if types_compatible(m.type, c.type) or _cross_type_ok(m.type, c.type) else 0.0
+        if not types_compatible(m.type, c.type):
+            return 0.0
         return name_match(m.text, full, m.type if m.type != "MISC" else c.type,
                           fuzzy_threshold=self.fuzzy_threshold)
 

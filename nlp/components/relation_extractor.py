@@ -14,7 +14,9 @@ that connects them with the relation's phrasings:
   least 0.7); a connecting text made only of function words ("in", "of the") is scored lexically
   only, because MiniLM finds "in" close to "died in", and so is one with more than
   ``max_embedded_words`` (3) content words: such long texts almost never come close to a short
-  relation phrase, and embedding them was most of the extractor's cost; ``scorer="lexical"`` uses
+  relation phrase, and embedding them was most of the extractor's cost. When a pair has both
+  texts, only the one with fewer content words is embedded (the other is still scored lexically):
+  that saves a quarter of MiniLM's work for a handful of facts. ``scorer="lexical"`` uses
   only the lexical score (fast, no transformer; used by tests).
 
 **Calibration.** A score *s* becomes a confidence ``1 / (1 + exp(-slope * (s - center)))`` times
@@ -250,15 +252,23 @@ class RelationExtractor:
         each text's row (``(None, {})`` with the lexical scorer)."""
         if self.scorer != "minilm":
             return None, {}
-        # function-word contexts and long ones are scored lexically only, so they are never embedded
-        keys = list(dict.fromkeys(c for pairs in batch_pairs for p in pairs for c in p[4]
-                                  if 0 < _content_words(c) <= self.max_embedded_words))
+        # function-word contexts and long ones are scored lexically only, so they are never embedded;
+        # of a pair's two texts (words between, dependency path) only the shorter one is embedded
+        keys = list(dict.fromkeys(c for pairs in batch_pairs for p in pairs for c in self._to_embed(p[4])))
         if not keys:
             return None, {}
         from nlp.encoder import embed
 
         sims = embed(keys, max_length=48) @ self._aliases().T
         return sims, {t: i for i, t in enumerate(keys)}
+
+    def _to_embed(self, contexts: list[str]) -> list[str]:
+        """The connecting text of a pair worth a MiniLM pass: the one with the fewest content words
+        (then the shortest), if it has between 1 and ``max_embedded_words`` of them. Both texts are
+        still scored lexically."""
+        counted = [(_content_words(c), len(c), c) for c in contexts]
+        counted = [t for t in counted if 0 < t[0] <= self.max_embedded_words]
+        return [min(counted)[2]] if counted else []
 
     def _finish(self, doc: Doc, pairs: list, sims: np.ndarray | None, row: dict[str, int]) -> Doc:
         """Score the candidate pairs, add the pattern facts, and set ``doc._.kgqa_relations``."""
@@ -282,6 +292,9 @@ class RelationExtractor:
         for sent, a, b, options, contexts in pairs:
             best = (0.0, None, 0.0)
             lex_best: dict[int, float] = {}
+            # only the text this pair had embedded counts, even when another pair embedded the other
+            # one too: a pair's facts never depend on which documents share its batch
+            embedded = set(self._to_embed(contexts)) if sims is not None else set()
             for oi in options:
                 ri, direction, rows = self._options[oi]
                 score = 0.0
@@ -290,7 +303,7 @@ class RelationExtractor:
                     for r in rows:
                         phrase = self._phrase_words[r]
                         lex = _lexical(words, phrase) if phrase and phrase[0] in present else 0.0
-                        emb = float(sims[row[ctx], r]) if sims is not None and ctx in row else 0.0
+                        emb = float(sims[row[ctx], r]) if ctx in embedded else 0.0
                         score = max(score, lex, emb)
                         if lex:
                             lex_best[oi] = max(lex_best.get(oi, 0.0), lex)
