@@ -246,3 +246,18 @@ threshold = 0.9
     # threshold 0.9 from the file: a phrase buried in a long connecting text no longer counts
     assert triples(extract(nlp, "Ada Lovelace was born in London.", "a")) == {("Ada_Lovelace", "place_of_birth", "London")}
     assert triples(extract(nlp, "Ada Lovelace , who later wrote many notes on engines , was born in London.", "b")) == set()
+
+
+def test_dependency_paths_read_from_arrays_match_spacy_tokens(full_nlp):
+    from nlp.components.annotations import Mention
+    from nlp.components.relation_extractor import ParseArrays, dependency_path
+
+    doc = full_nlp.make_doc("Apple was founded by Steve Jobs in Cupertino. The 1997 - 8 season ended early.")
+    for _, proc in full_nlp.pipeline[:6]:  # the spaCy parser and NER only
+        doc = proc(doc)
+    arrays = ParseArrays(doc)
+    for ent in doc.ents:
+        assert arrays.root(ent.start, ent.end) == ent.root.i, ent.text
+    assert all(arrays.up(t.i) == [t.i, *[a.i for a in t.ancestors]] for t in doc)
+    apple, jobs = (Mention(s, e, "ORG", "name", 0, 1.0, "") for s, e in ((0, 1), (4, 6)))
+    assert dependency_path(doc, apple, jobs, arrays=arrays) == ("was founded by", False)

@@ -74,47 +74,52 @@ class Coreference:
         taken = set()
         for m in mentions:
             taken.update(range(m.start, m.end))
-        sents = list(doc.sents)
         sent_of = {}
-        for si, s in enumerate(sents):
+        for si, s in enumerate(doc.sents):
             for i in range(s.start, s.end):
                 sent_of[i] = si
         has_parse = doc.has_annotation("DEP")
-        subjects = {t.i for t in doc if t.dep_ in _SUBJECT_DEPS} if has_parse else set()
+        # token attributes read as arrays: a Token object is made only for the few candidate words
+        lowers = [doc.vocab.strings[h] for h in doc.to_array("LOWER").tolist()]
+        subjects = set()
+        if has_parse:
+            subject_ids = {doc.vocab.strings[d] for d in _SUBJECT_DEPS}
+            subjects = {i for i, d in enumerate(doc.to_array("DEP").tolist()) if d in subject_ids}
+        candidates = [i for i, low in enumerate(lowers) if low in PRONOUNS or low in ("the", "this")]
         # mentions in reading order, grown as pronouns resolve (a pronoun can be an antecedent)
         ordered = sorted((m for m in mentions if m.cluster is not None), key=lambda m: m.start)
         counts: dict[int, int] = {}
         new: list[Mention] = []
         pos = 0
         seen: list[Mention] = []
-        for tok in doc:
-            while pos < len(ordered) and ordered[pos].start <= tok.i:
+        for at in candidates:
+            while pos < len(ordered) and ordered[pos].start <= at:
                 seen.append(ordered[pos])
                 counts[ordered[pos].cluster] = counts.get(ordered[pos].cluster, 0) + 1
                 pos += 1
-            if tok.i in taken:
+            if at in taken:
                 continue
-            low = tok.lower_
-            want, gender, kind, end = None, None, "pronoun", tok.i + 1
+            low = lowers[at]
+            want, gender, kind, end = None, None, "pronoun", at + 1
             if low in PRONOUNS and (low not in ("it", "its", "itself") or self.resolve_it):
                 want, gender = PRONOUNS[low]
-            elif (self.resolve_nominals and low in ("the", "this") and tok.i + 1 < len(doc)
-                  and doc[tok.i + 1].lower_ in NOMINALS and tok.i + 1 not in taken
-                  and (tok.i + 2 >= len(doc) or not doc[tok.i + 2].is_alpha or doc[tok.i + 2].lower_ in
+            elif (self.resolve_nominals and low in ("the", "this") and at + 1 < len(doc)
+                  and lowers[at + 1] in NOMINALS and at + 1 not in taken
+                  and (at + 2 >= len(doc) or not doc[at + 2].is_alpha or lowers[at + 2] in
                        ("was", "is", "has", "had", "released", "moved", "became", "won", "in", "'s"))):
-                want, kind, end = NOMINALS[doc[tok.i + 1].lower_], "nominal", tok.i + 2
+                want, kind, end = NOMINALS[lowers[at + 1]], "nominal", at + 2
             if want is None:
                 continue
-            si = sent_of.get(tok.i, 0)
+            si = sent_of.get(at, 0)
             best, best_score, second = None, -1.0, -1.0
             by_cluster: dict[int, float] = {}
             for m in seen:
-                if m.end > tok.i or si - sent_of.get(m.start, 0) > self.window:
+                if m.end > at or si - sent_of.get(m.start, 0) > self.window:
                     continue
                 c = clusters[m.cluster]
                 if not self._agrees(c.type, c.gender, want, gender):
                     continue
-                score = self._salience(doc, m, tok.i, si, sent_of, counts.get(m.cluster, 1), has_parse, subjects)
+                score = self._salience(doc, m, at, si, sent_of, counts.get(m.cluster, 1), has_parse, subjects)
                 by_cluster[m.cluster] = max(by_cluster.get(m.cluster, -1.0), score)
             for cid, score in by_cluster.items():
                 if score > best_score:
@@ -125,9 +130,9 @@ class Coreference:
                 continue
             margin = best_score - max(second, 0.0) if second >= 0 else 2.0
             conf = round(min(0.9, 0.6 + 0.15 * margin), 3)
-            mention = Mention(tok.i, end, clusters[best].type, kind, best, conf, doc[tok.i:end].text)
+            mention = Mention(at, end, clusters[best].type, kind, best, conf, doc[at:end].text)
             new.append(mention)
-            taken.update(range(tok.i, end))
+            taken.update(range(at, end))
             if gender and clusters[best].gender is None and conf >= 0.7:
                 clusters[best].gender = gender
             seen.append(mention)

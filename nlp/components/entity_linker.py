@@ -116,16 +116,19 @@ class EntityLinker:
         taken = set()
         for m in mentions:
             taken.update(range(m.start, m.end))
-        forms: dict[str, list[tuple[tuple[str, ...], int]]] = {}
-        owners: dict[tuple[str, ...], set[int]] = {}
+        # token texts as string-store hashes (one array read, no Token objects)
+        orth = doc.to_array("ORTH").tolist()
+        strings = doc.vocab.strings
+        forms: dict[int, list[tuple[tuple[int, ...], int]]] = {}
+        owners: dict[tuple[int, ...], set[int]] = {}
         for c in clusters:
-            names = list({tuple(t.text for t in doc[mentions[i].start:mentions[i].end]) for i in c.mentions})
+            names = list({tuple(orth[mentions[i].start:mentions[i].end]) for i in c.mentions})
             if c.type == "PERSON":
                 words = [w for w in c.label.split() if w[:1].isupper() and normalise(w) not in ("jr", "sr")]
                 if len(words) >= 2:
-                    names.append((words[-1],))
+                    names.append((strings.add(words[-1]),))
             for toks in names:
-                if toks and toks[0][:1].isupper():
+                if toks and strings[toks[0]][:1].isupper():
                     owners.setdefault(toks, set()).add(c.id)
         for toks, ids in owners.items():
             forms.setdefault(toks[0], []).append((toks, ids))
@@ -134,10 +137,10 @@ class EntityLinker:
         i = 0
         while i < len(doc):
             hit = None
-            if i not in taken and doc[i].text in forms:
-                for toks, ids in sorted(forms[doc[i].text], key=lambda x: -len(x[0])):
+            if i not in taken and orth[i] in forms:
+                for toks, ids in sorted(forms[orth[i]], key=lambda x: -len(x[0])):
                     end = i + len(toks)
-                    if end <= len(doc) and tuple(t.text for t in doc[i:end]) == toks and not taken & set(range(i, end)):
+                    if end <= len(doc) and tuple(orth[i:end]) == toks and not taken & set(range(i, end)):
                         # "Curie Institute": a name followed by more capitalised words is another name
                         if end < len(doc) and doc[end].is_title and doc[end].is_alpha:
                             continue

@@ -85,28 +85,67 @@ def _lexical(c: list[str], p: list[str]) -> float:
     return 0.0
 
 
-def dependency_path(doc: Doc, a: Mention, b: Mention, others: set[int] = frozenset()) -> tuple[str, bool]:
+class ParseArrays:
+    """A parsed Doc's heads, labels and words as plain lists, read once per Doc, so that walking
+    dependency paths for every pair of mentions makes no spaCy Token objects."""
+
+    def __init__(self, doc: Doc):
+        from spacy.attrs import DEP, HEAD, IS_PUNCT, ORTH, POS
+
+        rows = doc.to_array([HEAD, DEP, POS, IS_PUNCT, ORTH]).tolist() if len(doc) else []
+        strings = doc.vocab.strings
+        # HEAD is a relative offset stored unsigned: negative offsets come back as 2**64 - k
+        self.head = [i + (r[0] - 2 ** 64 if r[0] >= 2 ** 63 else r[0]) for i, r in enumerate(rows)]
+        self.dep = [strings[r[1]] if r[1] else "" for r in rows]
+        self.verb = [bool(r[2]) and strings[r[2]] in ("VERB", "AUX") for r in rows]
+        self.punct = [bool(r[3]) for r in rows]
+        self.text = [strings[r[4]] for r in rows]
+        self.kept_children: dict[int, list[int]] = {}
+        for i, dep in enumerate(self.dep):
+            if dep in _PATH_KEEP_DEPS and self.head[i] != i:
+                self.kept_children.setdefault(self.head[i], []).append(i)
+
+    def root(self, start: int, end: int) -> int:
+        """spaCy's ``Span.root`` of ``[start, end)``: a sentence root inside it, else the first token
+        with the fewest steps to its sentence's root."""
+        for i in range(start, end):
+            if self.head[i] == i:
+                return i
+        return min(range(start, end), key=lambda i: len(self.up(i)))
+
+    def up(self, i: int) -> list[int]:
+        """``i`` and its ancestors, nearest first."""
+        out = [i]
+        while self.head[i] != i and len(out) <= len(self.head):
+            i = self.head[i]
+            out.append(i)
+        return out
+
+
+def dependency_path(doc: Doc, a: Mention, b: Mention, others: set[int] = frozenset(),
+                    arrays: ParseArrays | None = None) -> tuple[str, bool]:
     """Words on the dependency path between two mentions' heads (sentence order, mentions left out),
-    and whether the path runs through one of the ``others`` token positions (another entity)."""
+    and whether the path runs through one of the ``others`` token positions (another entity).
+
+    ``arrays``: the Doc's :class:`ParseArrays` when the caller walks many paths in the same Doc.
+    """
     if not doc.has_annotation("DEP"):
         return "", False
-    ha, hb = doc[a.start:a.end].root, doc[b.start:b.end].root
-    up_a = [ha, *ha.ancestors]
-    up_b = [hb, *hb.ancestors]
-    ids_b = {t.i for t in up_b}
-    lca = next((t for t in up_a if t.i in ids_b), None)
+    p = arrays or ParseArrays(doc)
+    up_a = p.up(p.root(a.start, a.end))
+    up_b = p.up(p.root(b.start, b.end))
+    ids_b = set(up_b)
+    lca = next((i for i in up_a if i in ids_b), None)
     if lca is None:
         return "", False
-    path = {t.i for t in up_a[:up_a.index(lca) + 1]}
-    path |= {t.i for t in up_b[:[t.i for t in up_b].index(lca.i) + 1]}
+    path = set(up_a[:up_a.index(lca) + 1]) | set(up_b[:up_b.index(lca) + 1])
     inside = set(range(a.start, a.end)) | set(range(b.start, b.end))
     extra = set()
     for i in path:
-        tok = doc[i]
-        if tok.pos_ in ("VERB", "AUX") or tok.dep_ == "ROOT":
-            extra |= {c.i for c in tok.children if c.dep_ in _PATH_KEEP_DEPS}
+        if p.verb[i] or p.dep[i] == "ROOT":
+            extra.update(p.kept_children.get(i, ()))
     keep = sorted((path | extra) - inside)
-    return " ".join(doc[i].text for i in keep if not doc[i].is_punct), bool(path & others)
+    return " ".join(p.text[i] for i in keep if not p.punct[i]), bool(path & others)
 
 
 class RelationExtractor:
@@ -188,6 +227,7 @@ class RelationExtractor:
             if m.kind == "date" or m.cluster is not None:
                 by_sent.setdefault(doc[m.start].sent.start, []).append(m)
         pairs = []  # (sentence, first, second, options, contexts)
+        arrays = None  # the Doc's ParseArrays, read when the first pair needs a dependency path
         for sent_start, ms in by_sent.items():
             sent = doc[sent_start].sent
             ms.sort(key=lambda m: m.start)
@@ -219,7 +259,9 @@ class RelationExtractor:
                         between = doc[a.end:b.start].text.strip(" ,;:()")
                         if between:
                             contexts.append(between)
-                    path, crosses = dependency_path(doc, a, b, others)
+                    if arrays is None:
+                        arrays = ParseArrays(doc) if doc.has_annotation("DEP") else False
+                    path, crosses = dependency_path(doc, a, b, others, arrays or None)
                     if path and not crosses and path not in contexts:
                         contexts.append(path)
                     if contexts:
