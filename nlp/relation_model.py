@@ -120,6 +120,15 @@ class RelationConfig:
     entity_temperature: float = 1.0
     relation_temperature: float = 1.0
     word_shapes: bool = True
+    type_features: bool = True
+    type_dim: int = 25
+    #: ``[head type, relation, tail type]`` seen in training; a relation outside them is not predicted
+    signatures: list = field(default_factory=list)
+    #: how many independently trained nets the model averages (logit mean); see combine_relation_models
+    members: int = 1
+    #: encoder weights on disk: "fp16" (the trained layers) or "int8-delta" (their change from the
+    #: pre-trained encoder, int8 with one scale per row: half the size, same predictions to 1e-3)
+    weights_format: str = "fp16"
     trained: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -133,6 +142,7 @@ class RelationConfig:
         data["schema"] = Schema.from_dict(data["schema"])
         data.setdefault("span_boundaries", False)  # models saved before the option existed
         data.setdefault("word_shapes", False)
+        data.setdefault("type_features", False)
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -148,6 +158,9 @@ class SpanRelationNet(nn.Module):
         width_dim: size of the span-width embedding.
         dropout: dropout before both classifiers.
         boundaries: also represent a span by its first and last word (sharper span edges).
+        word_shapes: add a learned vector per :func:`word_shape` to each word.
+        type_dim: with a positive size, a pair is also represented by learned vectors of its two
+            entity types (gold types in training, predicted ones at inference).
 
     Shapes:
         word vectors ``(B, W, H)``; span table ``(B, max_span_width, W, H)``; entity logits
@@ -156,7 +169,7 @@ class SpanRelationNet(nn.Module):
 
     def __init__(self, encoder: nn.Module, num_entity_types: int, num_relation_types: int,
                  max_span_width: int = 10, width_dim: int = 25, dropout: float = 0.1, boundaries: bool = False,
-                 word_shapes: bool = False):
+                 word_shapes: bool = False, type_dim: int = 0):
         super().__init__()
         hidden = encoder.config.hidden_size
         self.encoder = encoder
@@ -169,7 +182,9 @@ class SpanRelationNet(nn.Module):
         span_dim = hidden * (3 if boundaries else 1) + width_dim
         self.width_embedding = nn.Embedding(max_span_width + 1, width_dim)
         self.entity_classifier = nn.Linear(span_dim + hidden, num_entity_types + 1)
-        self.relation_classifier = nn.Linear(2 * span_dim + hidden, max(num_relation_types, 1))
+        self.type_embedding = nn.Embedding(num_entity_types + 1, type_dim) if type_dim > 0 else None
+        self.relation_classifier = nn.Linear(2 * span_dim + hidden + 2 * max(type_dim, 0),
+                                             max(num_relation_types, 1))
         self.dropout = nn.Dropout(dropout)
 
     def encoder_states(self, input_ids, attention_mask, *, start: int = 0, stop: int | None = None,
@@ -223,8 +238,9 @@ class SpanRelationNet(nn.Module):
     def entity_logits(self, span_vectors, cls, batch_index):
         return self.entity_classifier(self.dropout(torch.cat([span_vectors, cls[batch_index]], dim=-1)))
 
-    def relation_logits(self, words, span_vectors, spans, pairs):
-        """``pairs``: LongTensor ``(M, 2)`` of indexes into ``spans`` (same sentence)."""
+    def relation_logits(self, words, span_vectors, spans, pairs, span_types=None):
+        """``pairs``: LongTensor ``(M, 2)`` of indexes into ``spans`` (same sentence);
+        ``span_types``: entity type index (1-based) of every span, used when the net has type vectors."""
         head, tail = spans[pairs[:, 0]], spans[pairs[:, 1]]
         lo = torch.minimum(head[:, 2], tail[:, 2])
         hi = torch.maximum(head[:, 1], tail[:, 1])
@@ -232,7 +248,12 @@ class SpanRelationNet(nn.Module):
         between = (positions[None, :] >= lo[:, None]) & (positions[None, :] < hi[:, None])
         context = words[head[:, 0]].masked_fill(~between.unsqueeze(-1), float("-inf")).max(dim=1).values
         context = torch.where(torch.isinf(context), torch.zeros_like(context), context)
-        features = torch.cat([span_vectors[pairs[:, 0]], span_vectors[pairs[:, 1]], context], dim=-1)
+        parts = [span_vectors[pairs[:, 0]], span_vectors[pairs[:, 1]], context]
+        if self.type_embedding is not None:
+            if span_types is None:
+                raise ValueError("this net represents pairs by their entity types: pass span_types")
+            parts += [self.type_embedding(span_types[pairs[:, 0]]), self.type_embedding(span_types[pairs[:, 1]])]
+        features = torch.cat(parts, dim=-1)
         return self.relation_classifier(self.dropout(features))
 
 
@@ -256,9 +277,11 @@ class RelationModel:
     Load one with :func:`load_relation_model`; ``model.schema`` lists the types it predicts.
     """
 
-    def __init__(self, config: RelationConfig, net: SpanRelationNet, tokenizer, device: str = "cpu"):
+    def __init__(self, config: RelationConfig, net: SpanRelationNet, tokenizer, device: str = "cpu",
+                 members: list[SpanRelationNet] | None = None):
         self.config = config
-        self.net = net
+        self.net = net  # the net training updates; prediction averages the logits of all ``nets``
+        self.nets = list(members) if members else [net]
         self.tokenizer = tokenizer
         self.device = device
         self._piece_cache: dict[str, list[int]] = {}
@@ -311,8 +334,9 @@ class RelationModel:
         layers = len(self.net.encoder.encoder.layer)
         return layers - max(0, min(self.config.trainable_layers, layers))
 
-    def _encode_batch(self, batch: list[_Encoded]):
+    def _encode_batch(self, batch: list[_Encoded], net: SpanRelationNet | None = None):
         """Encoder pass for a batch; starts above the frozen layers when their output is cached."""
+        net = net or self.net
         ids, mask, piece_word, num_words = self._batch_tensors(batch)
         bottom = None
         if all(enc.bottom is not None for enc in batch):
@@ -322,8 +346,8 @@ class RelationModel:
         shapes = torch.zeros(len(batch), num_words, dtype=torch.long)
         for b, enc in enumerate(batch):
             shapes[b, : len(enc.shapes)] = torch.tensor(enc.shapes, dtype=torch.long)
-        return self.net.encode(ids, mask, piece_word, num_words, bottom=bottom, start=self.frozen_layers,
-                               shapes=shapes.to(self.device))
+        return net.encode(ids, mask, piece_word, num_words, bottom=bottom, start=self.frozen_layers,
+                          shapes=shapes.to(self.device))
 
     @torch.no_grad()
     def cache_frozen(self, windows: list[_Encoded], batch_size: int = 32) -> None:
@@ -342,6 +366,13 @@ class RelationModel:
                 enc.bottom = hidden[b, : len(enc.ids)].clone()
 
     # ---- prediction ---------------------------------------------------------------------------
+    def _signature_indexes(self) -> set[tuple[int, int, int]]:
+        """``config.signatures`` as (head type index, relation index, tail type index); empty = no filter."""
+        ent = {t: i + 1 for i, t in enumerate(self.schema.entity_types)}
+        rel = {t: i for i, t in enumerate(self.schema.relation_types)}
+        return {(ent[h], rel[r], ent[t]) for h, r, t in self.config.signatures
+                if h in ent and r in rel and t in ent}
+
     def _all_spans(self, batch: list[_Encoded]) -> torch.Tensor:
         spans = [(b, s, s + w) for b, enc in enumerate(batch) for w in range(1, self.config.max_span_width + 1)
                  for s in range(enc.num_words - w + 1)]
@@ -349,20 +380,26 @@ class RelationModel:
 
     @torch.no_grad()
     def _predict_windows(self, windows: list[_Encoded], batch_size: int, keep_logits: bool = False):
-        self.net.eval()
+        for net in self.nets:
+            net.eval()
         types, rel_types = self.schema.entity_types, self.schema.relation_types
         cfg = self.config
+        signatures = self._signature_indexes()
         results = []
         for at in range(0, len(windows), batch_size):
             batch = windows[at: at + batch_size]
-            words, table, cls = self._encode_batch(batch)
             spans = self._all_spans(batch)
             out = [{"entities": [], "relations": [], "_ent_logits": [], "_rel_logits": []} for _ in batch]
             if len(spans) == 0:
                 results.extend(out)
                 continue
-            vectors = self.net.span_vectors(words, table, spans)
-            logits = self.net.entity_logits(vectors, cls, spans[:, 0])
+            # every member reads the batch; an ensemble's logits are the members' mean
+            encoded = []
+            for net in self.nets:
+                words, table, cls = self._encode_batch(batch, net)
+                encoded.append((net, words, net.span_vectors(words, table, spans), cls))
+            logits = torch.stack([net.entity_logits(vectors, cls, spans[:, 0])
+                                  for net, _, vectors, cls in encoded]).mean(0)
             probs = logits.softmax(-1)
             calibrated = (logits / cfg.entity_temperature).softmax(-1)
             best, label = probs.max(-1)
@@ -393,13 +430,17 @@ class RelationModel:
                             pair_owner.append((b, hi, ti))
             if pair_rows and rel_types:
                 pairs = torch.tensor(pair_rows, dtype=torch.long, device=self.device)
-                rel_logits = self.net.relation_logits(words, vectors, spans, pairs)[:, : len(rel_types)]
+                span_types = torch.tensor(label, dtype=torch.long, device=self.device)
+                rel_logits = torch.stack([net.relation_logits(words, vectors, spans, pairs, span_types)
+                                          for net, words, vectors, _ in encoded]).mean(0)[:, : len(rel_types)]
                 rel_probs = rel_logits.sigmoid()
                 rel_calibrated = (rel_logits / cfg.relation_temperature).sigmoid()
                 for row, (b, hi, ti) in enumerate(pair_owner):
                     if keep_logits:
                         out[b]["_rel_logits"].append((hi, ti, rel_logits[row].tolist()))
                     for k in (rel_probs[row] >= cfg.relation_threshold).nonzero().flatten().tolist():
+                        if signatures and (label[pair_rows[row][0]], k, label[pair_rows[row][1]]) not in signatures:
+                            continue  # a type combination training never showed for this relation
                         out[b]["relations"].append({"type": rel_types[k], "head": hi, "tail": ti,
                                                     "score": round(float(rel_calibrated[row, k]), 4)})
             results.extend(out)
@@ -467,19 +508,28 @@ class RelationModel:
         return results
 
     # ---- saving -------------------------------------------------------------------------------
-    def trainable_state(self) -> dict[str, torch.Tensor]:
+    def trainable_state(self, net: SpanRelationNet | None = None) -> dict[str, torch.Tensor]:
         """The parameters training changes (top encoder layers + heads), detached copies."""
-        return {name: p.detach().clone() for name, p in self.net.named_parameters() if p.requires_grad}
+        net = net or self.net
+        return {name: p.detach().clone() for name, p in net.named_parameters() if p.requires_grad}
 
-    def save(self, out: str | Path, state: dict[str, torch.Tensor] | None = None, *, half: bool = True) -> Path:
-        """Write ``config.json`` and ``weights.safetensors`` (trained parts only; encoder in fp16)."""
+    def save(self, out: str | Path, state: dict[str, torch.Tensor] | None = None) -> Path:
+        """Write ``config.json`` and ``weights.safetensors``: the trained parts only, the encoder's
+        in ``config.weights_format``; an ensemble's members under ``member<i>.`` prefixes.
+
+        ``state``: the one net's weights to write (training passes its best epoch), else every member's.
+        """
         from safetensors.torch import save_file
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        state = state if state is not None else self.trainable_state()
-        tensors = {name: (t.half() if half and name.startswith("encoder.") else t.float()).contiguous().cpu()
-                   for name, t in state.items()}
+        states = [state] if state is not None else [self.trainable_state(net) for net in self.nets]
+        self.config.members = len(states)
+        tensors: dict[str, torch.Tensor] = {}
+        for i, member in enumerate(states):
+            prefix = f"member{i}." if len(states) > 1 else ""
+            for name, t in _pack(member, self.config).items():
+                tensors[prefix + name] = t.contiguous().cpu()
         tmp = out / (WEIGHTS_FILE + ".tmp")
         save_file(tensors, str(tmp))
         os.replace(tmp, out / WEIGHTS_FILE)
@@ -487,11 +537,68 @@ class RelationModel:
         return out
 
 
-def _build(config: RelationConfig, device: str = "cpu") -> RelationModel:
+_PRETRAINED: dict[str, dict[str, torch.Tensor]] = {}
+
+
+def _pretrained_state(package: str) -> dict[str, torch.Tensor]:
+    """The pre-trained encoder's weights, named as in :class:`SpanRelationNet` (``encoder.`` prefix)."""
+    if package not in _PRETRAINED:
+        _PRETRAINED[package] = {f"encoder.{k}": v.detach().clone()
+                                for k, v in _load_encoder(package)[1].state_dict().items()}
+    return _PRETRAINED[package]
+
+
+def _pack(state: dict[str, torch.Tensor], config: RelationConfig) -> dict[str, torch.Tensor]:
+    """Tensors to write for one net: heads in fp32, encoder weights as ``config.weights_format`` says."""
+    out = {}
+    base = _pretrained_state(config.encoder) if config.weights_format == "int8-delta" else {}
+    for name, t in state.items():
+        t = t.detach().float().cpu()
+        if not name.startswith("encoder."):
+            out[name] = t
+        elif config.weights_format == "int8-delta":
+            delta = t - base[name].float()
+            if delta.dim() == 2:  # one scale per row, symmetric int8
+                scale = delta.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+                out[name + ".delta_q8"] = torch.round(delta / scale[:, None]).clamp(-127, 127).to(torch.int8)
+                out[name + ".delta_scale"] = scale
+            else:  # biases and layer norms: small, kept as fp16 differences
+                out[name + ".delta"] = delta.half()
+        elif config.weights_format == "fp16":
+            out[name] = t.half()
+        else:
+            raise RelationModelError(f"unknown weights_format {config.weights_format!r} (fp16 or int8-delta)")
+    return out
+
+
+def _unpack(tensors: dict[str, torch.Tensor], config: RelationConfig) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`_pack`: a state dict for :meth:`SpanRelationNet.load_state_dict`."""
+    out = {}
+    base = None
+    for name, t in tensors.items():
+        if name.endswith(".delta_scale"):
+            continue
+        if name.endswith(".delta_q8") or name.endswith(".delta"):
+            base = base if base is not None else _pretrained_state(config.encoder)
+            key = name.rsplit(".", 1)[0]
+            if key not in base:
+                raise KeyError(f"{key} is not a weight of the encoder {config.encoder}")
+            if name.endswith(".delta_q8"):
+                delta = t.float() * tensors[key + ".delta_scale"].float()[:, None]
+            else:
+                delta = t.float()
+            out[key] = base[key].float() + delta
+        else:
+            out[name] = t.float()
+    return out
+
+
+def _load_encoder(package: str):
+    """``(tokenizer, encoder)`` of the pre-trained encoder package, offline and quiet."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    path = encoder_path(config.encoder)
+    path = encoder_path(package)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the unused pooler weights would print a load report
     hf_logging.disable_progress_bar()
@@ -500,18 +607,27 @@ def _build(config: RelationConfig, device: str = "cpu") -> RelationModel:
         encoder = AutoModel.from_pretrained(str(path), add_pooling_layer=False, local_files_only=True)
     finally:
         hf_logging.set_verbosity(verbosity)
-    layers = encoder.encoder.layer
-    frozen = len(layers) - max(0, min(config.trainable_layers, len(layers)))
-    for name, param in encoder.named_parameters():
-        param.requires_grad = name.startswith("encoder.layer.") and int(name.split(".")[2]) >= frozen
-    net = SpanRelationNet(encoder, len(config.schema.entity_types), len(config.schema.relation_types),
-                          config.max_span_width, config.width_dim, config.dropout,
-                          config.span_boundaries, config.word_shapes).to(device)
-    return RelationModel(config, net, tokenizer, device)
+    return tokenizer, encoder
+
+
+def _build(config: RelationConfig, device: str = "cpu", members: int = 1) -> RelationModel:
+    nets, tokenizer = [], None
+    for _ in range(max(1, members)):
+        tokenizer, encoder = _load_encoder(config.encoder)
+        layers = encoder.encoder.layer
+        frozen = len(layers) - max(0, min(config.trainable_layers, len(layers)))
+        for name, param in encoder.named_parameters():
+            param.requires_grad = name.startswith("encoder.layer.") and int(name.split(".")[2]) >= frozen
+        nets.append(SpanRelationNet(encoder, len(config.schema.entity_types), len(config.schema.relation_types),
+                                    config.max_span_width, config.width_dim, config.dropout,
+                                    config.span_boundaries, config.word_shapes,
+                                    config.type_dim if config.type_features else 0).to(device))
+    return RelationModel(config, nets[0], tokenizer, device, members=nets)
 
 
 def load_relation_model(path: str | Path | None = None, *, device: str = "cpu") -> RelationModel:
-    """Load a model folder written by :func:`train_relations` (default: the model shipped with kgqa).
+    """Load a model folder written by :func:`train_relations` or :func:`combine_relation_models`
+    (default: the model shipped with kgqa).
 
     Raises :class:`RelationModelError` when the folder is missing or incomplete.
     """
@@ -522,20 +638,62 @@ def load_relation_model(path: str | Path | None = None, *, device: str = "cpu") 
     if not config_file.is_file() or not weights_file.is_file():
         raise RelationModelError(f"{folder} is not a relation model folder (needs {CONFIG_FILE} and "
                                  f"{WEIGHTS_FILE}); train one with `kgqa train relations`")
+    problems = []
     try:
         config = RelationConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
-        model = _build(config, device)
-        state = {k: v.float() for k, v in load_file(str(weights_file)).items()}
-        missing, unexpected = model.net.load_state_dict(state, strict=False)
+        model = _build(config, device, config.members)
+        tensors = load_file(str(weights_file))
+        for i, net in enumerate(model.nets):
+            prefix = f"member{i}." if config.members > 1 else ""
+            mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)
+                    and (prefix or not k.startswith("member"))}
+            missing, unexpected = net.load_state_dict(_unpack(mine, config), strict=False)
+            params = dict(net.named_parameters())
+            untrained = [k for k in missing if k in params and params[k].requires_grad]
+            if unexpected or untrained or not mine:
+                problems.append(f"member {i}: unexpected {unexpected[:3]}, missing {untrained[:3] or 'all'}")
+            net.eval()
     except (ValueError, KeyError, TypeError, OSError, RuntimeError) as err:
         raise RelationModelError(f"cannot load the relation model in {folder}: {err}") from None
-    untrained = [k for k in missing if dict(model.net.named_parameters()).get(k) is not None
-                 and dict(model.net.named_parameters())[k].requires_grad]
-    if unexpected or untrained:
-        raise RelationModelError(f"weights in {folder} do not match its config "
-                                 f"(unexpected {unexpected[:3]}, missing {untrained[:3]})")
-    model.net.eval()
+    if problems:
+        raise RelationModelError(f"weights in {folder} do not match its config ({'; '.join(problems)})")
     return model
+
+
+def combine_relation_models(paths: Sequence[str | Path], out: str | Path, *, dev: Any = None,
+                            weights_format: str = "int8-delta") -> dict:
+    """Join separately trained models of the same schema and settings into one ensemble folder.
+
+    The ensemble averages its members' logits. With ``dev`` (SpERT data), its score temperatures are
+    fitted there and its strict scores are returned (``{"relations": ..., ...}``; else ``{}``).
+    ``weights_format="int8-delta"`` keeps two 5-layer members under 20 MB.
+    """
+    if len(paths) < 1:
+        raise RelationModelError("give at least one model folder to combine")
+    models = [load_relation_model(p) for p in paths]
+    first = models[0].config
+    ignore = {"trained", "entity_temperature", "relation_temperature", "members", "weights_format"}
+    for p, m in zip(paths[1:], models[1:]):
+        a = {k: v for k, v in first.to_dict().items() if k not in ignore}
+        b = {k: v for k, v in m.config.to_dict().items() if k not in ignore}
+        if a != b:
+            diff = sorted(k for k in a if a[k] != b.get(k))
+            raise RelationModelError(f"{p} was trained with other settings than {paths[0]} ({', '.join(diff)}); "
+                                     "only models of the same schema and settings can be combined")
+    nets = [net for m in models for net in m.nets]
+    config = RelationConfig.from_dict(first.to_dict())
+    config.weights_format = weights_format
+    config.members = len(nets)
+    ensemble = RelationModel(config, nets[0], models[0].tokenizer, models[0].device, members=nets)
+    scores: dict = {}
+    config.trained = {"members": [m.config.trained for m in models]}
+    if dev is not None:
+        dev_data = _as_data(dev)
+        config.entity_temperature, config.relation_temperature = calibrate(ensemble, dev_data.examples)
+        scores = evaluate_relations(model=ensemble, data=dev_data)
+        config.trained.update(dev=Path(dev_data.source).name, dev_relation_f1=round(scores["relations"]["f1"], 4))
+    ensemble.save(out)
+    return scores
 
 
 # ---- metrics ----------------------------------------------------------------------------------
@@ -641,6 +799,9 @@ class TrainReport:
     wall_seconds: float
     weights_bytes: int
     schema: dict
+    #: for an ensemble: each member's ``{"seed", "best_epoch", "best_dev_f1"}`` (the fields above are
+    #: the first member's, except ``best_dev_f1``, the ensemble's, and the summed times)
+    members: list = field(default_factory=list)
 
 
 def _training_batch(model: RelationModel, batch: list[_Encoded], rng: random.Random):
@@ -746,7 +907,7 @@ def calibrate(model: RelationModel, examples: Sequence[Example] | list[_Encoded]
 
 def train_relations(*, train: Any, dev: Any = None, out: str | Path, epochs: int = 8, seed: int = 0,
                     device: str = "cpu", progress: Callable[..., None] | None = None,
-                    threads: int | None = None, **hyper: Any) -> TrainReport:
+                    threads: int | None = None, ensemble: int = 1, **hyper: Any) -> TrainReport:
     """Train joint entity + relation extraction on SpERT JSON and save the best model to ``out``.
 
     The schema is read from ``train``. With ``dev``, the epoch with the best strict relation F1 on
@@ -754,6 +915,9 @@ def train_relations(*, train: Any, dev: Any = None, out: str | Path, epochs: int
     ``progress(stage, done, total, info)`` is called per batch (``stage="train"``, info has
     ``epoch`` and ``loss``) and after each dev evaluation (``stage="dev"``, info has ``f1``).
     Other keyword arguments override :class:`RelationConfig` fields (``trainable_layers=6`` ...).
+    ``ensemble=N`` trains N nets with seeds ``seed .. seed+N-1`` and saves them as one model that
+    averages them (:func:`combine_relation_models`, int8-delta weights); ``progress`` info then also
+    has ``member``.
 
     >>> report = train_relations(train="tests/data/spert_tiny.json", dev=None, out="/tmp/re",
     ...                          epochs=2)  # doctest: +SKIP
@@ -761,6 +925,9 @@ def train_relations(*, train: Any, dev: Any = None, out: str | Path, epochs: int
     wall0, cpu0 = time.time(), time.process_time()
     train_data = _as_data(train)
     dev_data = _as_data(dev) if dev is not None else None
+    if ensemble > 1:
+        return _train_ensemble(train_data, dev_data, Path(out), epochs, seed, device, progress, threads,
+                               ensemble, hyper, wall0, cpu0)
     if not train_data.examples:
         raise RelationModelError(f"{train_data.source} holds no training sentence")
     schema = train_data.schema()
@@ -772,6 +939,8 @@ def train_relations(*, train: Any, dev: Any = None, out: str | Path, epochs: int
     if device != "cpu" and not torch.cuda.is_available():
         raise RelationModelError(f"device {device!r} is not available; use --device cpu")
     config = RelationConfig(schema=schema, **hyper)
+    if "signatures" not in hyper:
+        config.signatures = type_signatures(train_data)
     if threads:
         torch.set_num_threads(threads)
     rng = random.Random(seed)
@@ -809,7 +978,7 @@ def train_relations(*, train: Any, dev: Any = None, out: str | Path, epochs: int
             vectors = model.net.span_vectors(words, table, spans)
             loss = nn.functional.cross_entropy(model.net.entity_logits(vectors, cls, spans[:, 0]), span_labels)
             if len(pairs) and schema.relation_types:
-                rel_logits = model.net.relation_logits(words, vectors, spans, pairs)
+                rel_logits = model.net.relation_logits(words, vectors, spans, pairs, span_labels)
                 loss = loss + nn.functional.binary_cross_entropy_with_logits(
                     rel_logits, pair_labels, reduction="none").sum(-1).mean()
             optimiser.zero_grad()
@@ -844,6 +1013,49 @@ def train_relations(*, train: Any, dev: Any = None, out: str | Path, epochs: int
                        dev_f1=dev_f1, train_examples=len(train_data.examples), skipped=train_data.skipped,
                        cpu_seconds=time.process_time() - cpu0, wall_seconds=time.time() - wall0,
                        weights_bytes=(Path(out) / WEIGHTS_FILE).stat().st_size, schema=schema.to_dict())
+
+
+def _train_ensemble(train_data, dev_data, out: Path, epochs, seed, device, progress, threads, members: int,
+                    hyper, wall0, cpu0) -> TrainReport:
+    import shutil
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".members-", dir=out.parent))
+    try:
+        reports = []
+        for i in range(members):
+            member_progress = None
+            if progress is not None:
+                member_progress = (lambda i: lambda stage, done, total, info:
+                                   progress(stage, done, total, {**info, "member": i + 1, "members": members}))(i)
+            reports.append(train_relations(train=train_data, dev=dev_data, out=work / f"member{i}", epochs=epochs,
+                                           seed=seed + i, device=device, progress=member_progress, threads=threads,
+                                           **hyper))
+        scores = combine_relation_models([r.out for r in reports], out, dev=dev_data)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    first = reports[0]
+    return TrainReport(out=str(out), epochs=epochs, best_epoch=first.best_epoch,
+                       best_dev_f1=scores["relations"]["f1"] if scores else None, losses=first.losses,
+                       dev_f1=first.dev_f1, train_examples=first.train_examples, skipped=first.skipped,
+                       cpu_seconds=time.process_time() - cpu0, wall_seconds=time.time() - wall0,
+                       weights_bytes=(out / WEIGHTS_FILE).stat().st_size, schema=first.schema,
+                       members=[{"seed": seed + i, "best_epoch": r.best_epoch, "best_dev_f1": r.best_dev_f1}
+                                for i, r in enumerate(reports)])
+
+
+def type_signatures(data: SpertData) -> list[list[str]]:
+    """Every ``[head type, relation, tail type]`` the data's relations show, sorted.
+
+    >>> from nlp.spert_data import Span, Link
+    >>> ex = Example(("A", "in", "B"), (Span("Org", 0, 1), Span("Loc", 2, 3)), (Link("In", 0, 1),))
+    >>> type_signatures(SpertData([ex]))
+    [['Org', 'In', 'Loc']]
+    """
+    found = {(ex.entities[r.head].type, r.type, ex.entities[r.tail].type)
+             for ex in data.examples for r in ex.relations}
+    return [list(sig) for sig in sorted(found)]
 
 
 def _trained_info(train_data: SpertData, dev_data: SpertData | None, epoch: int, epochs: int, seed: int,

@@ -191,6 +191,50 @@ def test_long_sentence_is_split_into_windows(tiny_model):
     assert any(e["start"] >= 7 for e in result["entities"])  # spans found beyond the first window
 
 
+@pytest.mark.slow
+def test_type_signatures_from_training_filter_relations(tiny_model):
+    from nlp.relation_model import load_relation_model
+
+    model = load_relation_model(tiny_model[1])
+    assert ["Person", "works_for", "Org"] in model.config.signatures
+    words = ["Maria", "Lopez", "works", "for", "Bluefin", "Labs", "."]
+    assert any(r["type"] == "works_for" for r in model.predict([words])[0]["relations"])
+    model.config.signatures = [sig for sig in model.config.signatures if sig[1] != "works_for"]
+    assert not any(r["type"] == "works_for" for r in model.predict([words])[0]["relations"])
+
+
+@pytest.mark.slow
+def test_int8_delta_ensembles_load_and_predict_like_their_members(tiny_model, tmp_path):
+    import shutil
+
+    import torch
+
+    from nlp.relation_model import RelationModelError, combine_relation_models, load_relation_model
+
+    _, out = tiny_model
+    words = ["Maria", "Lopez", "works", "for", "Bluefin", "Labs", "in", "Lisbon", "."]
+    single = load_relation_model(out)
+    scores = combine_relation_models([out, out], tmp_path / "pair", dev=TINY)
+    pair = load_relation_model(tmp_path / "pair")
+    assert len(pair.nets) == 2 and pair.config.weights_format == "int8-delta"
+    assert scores["relations"]["f1"] >= 0.8
+    # int8 differences from the pre-trained encoder: the same spans and relations, scores within 0.02
+    with torch.no_grad():
+        a, b = single.predict([words])[0], pair.predict([words])[0]
+    assert [(e["start"], e["end"], e["type"]) for e in a["entities"]] == \
+        [(e["start"], e["end"], e["type"]) for e in b["entities"]]
+    assert [(r["head"], r["tail"], r["type"]) for r in a["relations"]] == \
+        [(r["head"], r["tail"], r["type"]) for r in b["relations"]]
+    # only models trained with the same settings combine
+    other = tmp_path / "other"
+    shutil.copytree(out, other)
+    config = json.loads((other / "config.json").read_text())
+    config["relation_threshold"] = 0.6
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RelationModelError, match="relation_threshold"):
+        combine_relation_models([out, other], tmp_path / "bad")
+
+
 def test_load_rejects_a_folder_without_a_model(tmp_path):
     from nlp.relation_model import RelationModelError, load_relation_model
 
