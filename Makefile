@@ -45,7 +45,7 @@ bench-re: install
 bench-redocred: install
 	$(BENCH) bench/redocred.py --data $(DATA)
 bench-throughput: install
-	$(BENCH) bench/throughput.py --data $(DATA) --limit 300
+	$(BENCH) bench/throughput.py --data $(DATA) --limit 300 --repeat 3
 bench-metaqa: install
 	$(BENCH) bench/metaqa.py --data $(DATA) --limit 1000
 	$(BENCH) bench/metaqa.py --data $(DATA) --examples 1000
