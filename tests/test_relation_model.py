@@ -214,17 +214,20 @@ def test_int8_delta_ensembles_load_and_predict_like_their_members(tiny_model, tm
     _, out = tiny_model
     words = ["Maria", "Lopez", "works", "for", "Bluefin", "Labs", "in", "Lisbon", "."]
     single = load_relation_model(out)
-    scores = combine_relation_models([out, out], tmp_path / "pair", dev=TINY)
-    pair = load_relation_model(tmp_path / "pair")
-    assert len(pair.nets) == 2 and pair.config.weights_format == "int8-delta"
-    assert scores["relations"]["f1"] >= 0.8
-    # int8 differences from the pre-trained encoder: the same spans and relations, scores within 0.02
-    with torch.no_grad():
-        a, b = single.predict([words])[0], pair.predict([words])[0]
-    assert [(e["start"], e["end"], e["type"]) for e in a["entities"]] == \
-        [(e["start"], e["end"], e["type"]) for e in b["entities"]]
-    assert [(r["head"], r["tail"], r["type"]) for r in a["relations"]] == \
-        [(r["head"], r["tail"], r["type"]) for r in b["relations"]]
+    for fmt in ("int8-delta", "int4-delta"):
+        scores = combine_relation_models([out, out], tmp_path / fmt, dev=TINY, weights_format=fmt)
+        pair = load_relation_model(tmp_path / fmt)
+        assert len(pair.nets) == 2 and pair.config.weights_format == fmt and pair.config.members == 2
+        assert scores["relations"]["f1"] >= 0.8
+        # quantised differences from the pre-trained encoder: the same spans and relations
+        with torch.no_grad():
+            a, b = single.predict([words])[0], pair.predict([words])[0]
+        assert [(e["start"], e["end"], e["type"]) for e in a["entities"]] == \
+            [(e["start"], e["end"], e["type"]) for e in b["entities"]]
+        assert [(r["head"], r["tail"], r["type"]) for r in a["relations"]] == \
+            [(r["head"], r["tail"], r["type"]) for r in b["relations"]]
+    assert (tmp_path / "int4-delta" / "weights.safetensors").stat().st_size < \
+        (tmp_path / "int8-delta" / "weights.safetensors").stat().st_size
     # only models trained with the same settings combine
     other = tmp_path / "other"
     shutil.copytree(out, other)
@@ -233,6 +236,25 @@ def test_int8_delta_ensembles_load_and_predict_like_their_members(tiny_model, tm
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(RelationModelError, match="relation_threshold"):
         combine_relation_models([out, other], tmp_path / "bad")
+
+
+@pytest.mark.slow
+def test_training_an_ensemble_saves_one_model_of_several_nets(tmp_path):
+    import torch
+
+    from nlp.relation_model import load_relation_model, train_relations
+
+    threads = torch.get_num_threads()
+    try:
+        report = train_relations(train=TINY, dev=TINY, out=tmp_path / "ens", epochs=2, seed=3, trainable_layers=1,
+                                 batch_size=4, threads=1, ensemble=2)
+    finally:
+        torch.set_num_threads(threads)
+    assert [m["seed"] for m in report.members] == [3, 4]
+    assert report.best_dev_f1 is not None
+    model = load_relation_model(tmp_path / "ens")
+    assert len(model.nets) == 2 and model.config.weights_format == "int4-delta"
+    assert sorted(p.name for p in (tmp_path).iterdir()) == ["ens"]  # the members' folders are cleaned up
 
 
 def test_load_rejects_a_folder_without_a_model(tmp_path):
