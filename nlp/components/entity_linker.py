@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 
 from spacy.language import Language
+from spacy.strings import get_string_id
 from spacy.tokens import Doc
 
 from nlp.components.annotations import EntityCluster, Mention, ensure_extensions
@@ -122,14 +123,14 @@ class EntityLinker:
         forms: dict[int, list[tuple[tuple[int, ...], int]]] = {}
         owners: dict[tuple[int, ...], set[int]] = {}
         for c in clusters:
-            names = list({tuple(orth[mentions[i].start:mentions[i].end]) for i in c.mentions})
+            names = [toks for toks in {tuple(orth[mentions[i].start:mentions[i].end]) for i in c.mentions}
+                     if toks and strings[toks[0]][:1].isupper()]
             if c.type == "PERSON":
                 words = [w for w in c.label.split() if w[:1].isupper() and normalise(w) not in ("jr", "sr")]
-                if len(words) >= 2:
-                    names.append((strings.add(words[-1]),))
+                if len(words) >= 2:  # the surname alone (its hash, without adding it to the vocab)
+                    names.append((get_string_id(words[-1]),))
             for toks in names:
-                if toks and strings[toks[0]][:1].isupper():
-                    owners.setdefault(toks, set()).add(c.id)
+                owners.setdefault(toks, set()).add(c.id)
         for toks, ids in owners.items():
             forms.setdefault(toks[0], []).append((toks, ids))
         first_seen = {c.id: min((mentions[i].start for i in c.mentions), default=len(doc)) for c in clusters}
