@@ -42,6 +42,17 @@ def test_two_people_sharing_a_surname_stay_apart(nlp):
     assert {e.label for e in ext.entities} >= {"Marie Curie", "Pierre Curie"}
 
 
+def test_names_ner_missed_are_found_again_including_a_surname_alone(nlp):
+    from nlp.components.annotations import ensure_extensions
+
+    ensure_extensions()
+    # NER (the ruler here) tags "Ada Lovelace" only; "Lovelace" alone and the repeated name are propagated
+    doc = nlp("Ada Lovelace wrote notes. Lovelace worked with Babbage. Ada Lovelace died young.")
+    ada = next(c for c in doc._.kgqa_entities if c.label == "Ada Lovelace")
+    found = sorted((m.text, m.confidence) for m in doc._.kgqa_mentions if m.cluster == ada.id)
+    assert ("Lovelace", 0.9) in found and found.count(("Ada Lovelace", 1.0)) == 2
+
+
 def test_acronym_joins_the_full_name(nlp):
     ext = extract(nlp, "International Business Machines hired Ada Lovelace. IBM grew.", "d")
     ibm = [e for e in ext.entities if "IBM" in (e.label, *e.aliases)]
