@@ -18,9 +18,8 @@ that connects them with the relation's phrasings:
   pair has both texts, only the one with fewer content words is embedded (the other is still scored
   lexically). These two rules halve MiniLM's work (15,000 -> 8,300 word pieces on the first 100
   Re-DocRED dev documents) for 5 of 302 correct facts on the first 150, where precision goes up
-  (37.4 -> 38.0).
-  ``scorer="lexical"`` uses
-  only the lexical score (fast, no transformer; used by tests).
+  (37.4 -> 38.0). ``scorer="lexical"`` uses only the lexical score (fast, no transformer; used by
+  tests).
 
 **Calibration.** A score *s* becomes a confidence ``1 / (1 + exp(-slope * (s - center)))`` times
 the confidence of the mentions (a pronoun's resolution confidence, 1 for names) and a type factor
@@ -220,7 +219,8 @@ class RelationExtractor:
                 yield self._finish(doc, pairs, sims, row)
 
     def _candidate_pairs(self, doc: Doc) -> list:
-        """The mention pairs of each sentence worth scoring: ``(sentence, first, second, options, contexts)``."""
+        """The mention pairs of each sentence worth scoring: ``(sentence, first, second, options, contexts,
+        embedded)``; ``embedded`` is the context that goes through MiniLM (see :meth:`_to_embed`), if any."""
         mentions: list[Mention] = list(doc._.kgqa_mentions or [])
         clusters: list[EntityCluster] = doc._.kgqa_entities or []
         if not mentions:
@@ -229,8 +229,8 @@ class RelationExtractor:
         for m in mentions:
             if m.kind == "date" or m.cluster is not None:
                 by_sent.setdefault(doc[m.start].sent.start, []).append(m)
-        pairs = []  # (sentence, first, second, options, contexts)
-        arrays = None  # the Doc's ParseArrays, read when the first pair needs a dependency path
+        pairs = []  # (sentence, first, second, options, contexts, embedded)
+        arrays = ParseArrays(doc) if doc.has_annotation("DEP") else None
         for sent_start, ms in by_sent.items():
             sent = doc[sent_start].sent
             ms.sort(key=lambda m: m.start)
@@ -262,13 +262,12 @@ class RelationExtractor:
                         between = doc[a.end:b.start].text.strip(" ,;:()")
                         if between:
                             contexts.append(between)
-                    if arrays is None:
-                        arrays = ParseArrays(doc) if doc.has_annotation("DEP") else False
-                    path, crosses = dependency_path(doc, a, b, others, arrays or None)
+                    path, crosses = dependency_path(doc, a, b, others, arrays)
                     if path and not crosses and path not in contexts:
                         contexts.append(path)
                     if contexts:
-                        pairs.append((sent, a, b, options, contexts))
+                        embedded = self._to_embed(contexts) if self.scorer == "minilm" else []
+                        pairs.append((sent, a, b, options, contexts, embedded))
         return pairs
 
     def _pair_options(self, ta: str, tb: str, a_date: bool, b_date: bool) -> dict[int, float]:
@@ -299,7 +298,7 @@ class RelationExtractor:
             return None, {}
         # function-word contexts and long ones are scored lexically only, so they are never embedded;
         # of a pair's two texts (words between, dependency path) only the shorter one is embedded
-        keys = list(dict.fromkeys(c for pairs in batch_pairs for p in pairs for c in self._to_embed(p[4])))
+        keys = list(dict.fromkeys(c for pairs in batch_pairs for p in pairs for c in p[5]))
         if not keys:
             return None, {}
         from nlp.encoder import embed
@@ -334,12 +333,11 @@ class RelationExtractor:
             found = [by_head.get(t.i) for t in doc[m.start:m.end].root.conjuncts]
             return [c for c in found if c is not None and c is not m and c.kind == m.kind]
 
-        for sent, a, b, options, contexts in pairs:
+        for sent, a, b, options, contexts, embedded in pairs:
             best = (0.0, None, 0.0)
             lex_best: dict[int, float] = {}
             # only the text this pair had embedded counts, even when another pair embedded the other
             # one too: a pair's facts never depend on which documents share its batch
-            embedded = set(self._to_embed(contexts)) if sims is not None else set()
             for oi in options:
                 ri, direction, rows = self._options[oi]
                 score = 0.0
@@ -348,7 +346,7 @@ class RelationExtractor:
                     for r in rows:
                         phrase = self._phrase_words[r]
                         lex = _lexical(words, phrase) if phrase and phrase[0] in present else 0.0
-                        emb = float(sims[row[ctx], r]) if ctx in embedded else 0.0
+                        emb = float(sims[row[ctx], r]) if sims is not None and ctx in embedded else 0.0
                         score = max(score, lex, emb)
                         if lex:
                             lex_best[oi] = max(lex_best.get(oi, 0.0), lex)
