@@ -127,7 +127,7 @@ class RelationConfig:
     #: how many independently trained nets the model averages (logit mean); see combine_relation_models
     members: int = 1
     #: encoder weights on disk: "fp16" (the trained layers), "int8-delta" or "int4-delta" (their
-    #: change from the pre-trained encoder, quantised with one scale per row: 1/2 or 1/4 of the size)
+    #: change from the pre-trained encoder, quantised with one scale per row / per Q4_GROUP values)
     weights_format: str = "fp16"
     trained: dict = field(default_factory=dict)
 
@@ -575,25 +575,26 @@ def _pack(state: dict[str, torch.Tensor], config: RelationConfig) -> dict[str, t
                 out[name + ".delta_scale"] = scale
             else:  # biases and layer norms: small, kept as fp16 differences
                 out[name + ".delta"] = delta.half()
-        elif config.weights_format == "fp16":
+        elif fmt == "fp16":
             out[name] = t.half()
         else:
-            raise RelationModelError(f"unknown weights_format {config.weights_format!r} (fp16 or int8-delta)")
+            raise RelationModelError(f"unknown weights_format {fmt!r} (fp16, int8-delta or int4-delta)")
     return out
 
 
-def _unpack(tensors: dict[str, torch.Tensor], config: RelationConfig) -> dict[str, torch.Tensor]:
-    """Inverse of :func:`_pack`: a state dict for :meth:`SpanRelationNet.load_state_dict`."""
+def _unpack(tensors: dict[str, torch.Tensor], base: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`_pack`: a state dict for :meth:`SpanRelationNet.load_state_dict`.
+
+    ``base``: the pre-trained weights the deltas apply to (a freshly built net's own state).
+    """
     out = {}
-    base = None
     for name, t in tensors.items():
         if name.endswith(".delta_scale"):
             continue
         if name.endswith((".delta_q8", ".delta_q4", ".delta")):
-            base = base if base is not None else _pretrained_state(config.encoder)
             key = name.rsplit(".", 1)[0]
             if key not in base:
-                raise KeyError(f"{key} is not a weight of the encoder {config.encoder}")
+                raise KeyError(f"{key} is not a weight of the encoder")
             if name.endswith(".delta_q8"):
                 delta = t.float() * tensors[key + ".delta_scale"].float()[:, None]
             elif name.endswith(".delta_q4"):
@@ -662,7 +663,8 @@ def load_relation_model(path: str | Path | None = None, *, device: str = "cpu") 
             prefix = f"member{i}." if config.members > 1 else ""
             mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)
                     and (prefix or not k.startswith("member"))}
-            missing, unexpected = net.load_state_dict(_unpack(mine, config), strict=False)
+            # the net is freshly built from the pre-trained encoder: its own weights are the deltas' base
+            missing, unexpected = net.load_state_dict(_unpack(mine, net.state_dict()), strict=False)
             params = dict(net.named_parameters())
             untrained = [k for k in missing if k in params and params[k].requires_grad]
             if unexpected or untrained or not mine:
