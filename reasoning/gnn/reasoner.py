@@ -114,8 +114,8 @@ class MultiHopReasoner(nn.Module):
             hop_scores.append(x.squeeze(-1))
             gates.append(g)
         hop_weights = torch.softmax(self.hop_attention(q), dim=-1)  # [Q, hops]
+        # every hop's scores are zero at the topic, so the topic is never its own answer
         scores = sum(hop_weights[:, t] * hop_scores[t] for t in range(self.hops))
-        scores = scores * (1 - topic)  # the topic itself is never its own answer (already masked per hop)
         return ReasonerOutput(scores, hop_scores, gates, hop_weights, attention)
 
 
