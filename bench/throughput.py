@@ -140,8 +140,7 @@ def main(argv=None) -> None:
             bare = bare_spacy(texts, args.batch_size)
             one = kgqa_build(corpus, 1, work, args.light)
             two = kgqa_build(corpus, 2, work, args.light)
-            same_graph = same_facts(work / "store-1", work / "store-2")
-            rounds.append((bare, one, two, same_graph))
+            rounds.append((bare, one, two, same_facts(work / "store-1", work / "store-2")))
             for store in ("store-1", "store-2"):
                 shutil.rmtree(work / store, ignore_errors=True)
         load_after = os.getloadavg()[0]
@@ -155,7 +154,7 @@ def main(argv=None) -> None:
             print(f"| {i} | {r[0]['words_per_second']:,.0f} | {r[1]['steady_words_per_second']:,.0f} | "
                   f"{r[2]['steady_words_per_second']:,.0f} | {steady_ratio(r):.2f} | "
                   f"{r[2]['steady_words_per_second'] / r[1]['steady_words_per_second']:.2f}x |")
-    bare, one, two, same_graph = sorted(rounds, key=steady_ratio)[len(rounds) // 2]
+    bare, one, two, _ = sorted(rounds, key=steady_ratio)[len(rounds) // 2]
     same_graph = all(r[3] for r in rounds)
 
     rows = [
