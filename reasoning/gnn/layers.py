@@ -113,17 +113,23 @@ class QuestionRelationConv(MessagePassing):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def relation_gates(self, question: Tensor) -> Tensor:
-        """Gate of every relation for every question, ``(num_relations, Q)`` in ``[0, 1]``."""
+    def relation_logits(self, question: Tensor) -> Tensor:
+        """How well every relation matches every question, ``(num_relations, Q)`` (before the sigmoid)."""
         q = question.reshape(-1, self.question_channels)
         keys = self.relation_key
         if self.feature_proj is not None:
             keys = keys + self.feature_proj(self.relation_features)
-        return torch.sigmoid(keys @ self.question_proj(q).t() + self.gate_bias)
+        return keys @ self.question_proj(q).t() + self.gate_bias
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor, question: Tensor,
-                return_gates: bool = False):
-        gates = self.relation_gates(question)  # [R, Q]
+    def relation_gates(self, question: Tensor) -> Tensor:
+        """Gate of every relation for every question, ``(num_relations, Q)`` in ``[0, 1]``."""
+        return torch.sigmoid(self.relation_logits(question))
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor, question: Tensor | None,
+                return_gates: bool = False, gates: Tensor | None = None):
+        """``gates`` ``(num_relations, Q)`` replaces the question's sigmoid gates when given (``question`` may then be None)."""
+        if gates is None:
+            gates = self.relation_gates(question)  # [R, Q]
         batched = x.dim() == 3
         if not batched:
             x3 = x.unsqueeze(1)
