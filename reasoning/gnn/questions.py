@@ -15,11 +15,13 @@ and take every entity the path reaches from ``X`` as the answers. Nothing here k
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from reasoning.gnn.text import TOPIC
+from reasoning.paraphrases import _PREPOSITIONS, Step, base_form, path_paraphrases
 
 # {L} relation wording, {T} the phrase the hop starts from. Forward: T -r-> answer; inverse: answer -r-> T.
 _FORWARD_QUESTIONS = (
@@ -36,6 +38,19 @@ _FORWARD_PHRASES = ("the {L} of {T}", "{T}'s {L}", "the {L} of {T}", "{T} {L}")
 _INVERSE_PHRASES = ("the things {L} {T}", "the ones with {L} {T}", "what is {L} {T}", "things that have {L} {T}",
                     "those {L} {T}")
 _WRAPS = ("what is {P}", "what are {P}", "{P}", "which are {P}", "name {P}", "list {P}", "who are {P}")
+
+
+#: common category nouns people put before a name ("the film X", "the city X"): some generated
+#: questions name the topic this way, so the reader learns that the word beside X need not be a
+#: relation. Generic English across domains; no graph's own classes are known here.
+CATEGORY_NOUNS = (
+    "person", "people", "man", "woman", "author", "writer", "artist", "actor", "actress", "singer",
+    "player", "scientist", "politician", "director", "composer", "band", "team", "company", "firm",
+    "organisation", "organization", "university", "school", "city", "town", "country", "state", "region",
+    "river", "mountain", "island", "place", "building", "book", "novel", "poem", "song", "album", "film",
+    "movie", "show", "series", "game", "play", "painting", "work", "product", "brand", "drug", "disease",
+    "species", "animal", "plant", "event", "war", "battle", "language", "word", "term", "thing", "item",
+)
 
 
 @dataclass
@@ -99,18 +114,81 @@ def relation_wordings(graph) -> list[list[str]]:
     return out
 
 
-def phrase_path(path, wordings, num_relations: int, rng: random.Random) -> str:
+#: two hops out and back along one relation (X -r-> Y <-r- Z): the things sharing X's r. {N} the
+#: relation as a noun ("director", "genre"), {V} its verb when it has one ("directed"), {B} the verb's base
+_SAME_PHRASES = ("the things with the same {N} as {T}", "the things that share {N} with {T}",
+                 "the things sharing the {N} of {T}", "the ones whose {N} is also the {N} of {T}",
+                 "the things that have the same {N} as {T}")
+_SAME_VERB_PHRASES = ("the things {V} by the same one as {T}", "the things whose {N} also {V} {T}",
+                      "the things {V} by the one who {B}s {T}")
+#: in and out again (X <-r- Y -r-> Z): the others that share a thing with X by r
+_CO_PHRASES = ("the co-{N} of {T}", "the ones {N} together with {T}", "those that share a {N} with {T}",
+               "the other {N} of the things with {N} {T}")
+_CO_VERB_PHRASES = ("the ones who {V} things together with {T}", "the ones who {B} with {T}",
+                    "those who {V} the things {T} also {V}")
+
+
+def _forms(wording: str) -> tuple[str, str | None, str | None]:
+    """``(noun, verb, base)`` of a relation wording: ``"directed by"`` -> ``("directed by", "directed", "direct")``,
+    ``"has genre"`` -> ``("genre", None, None)``."""
+    words = wording.split()
+    low = [w.lower() for w in words]
+    if len(words) >= 2 and low[-1] == "by":
+        verb = " ".join(words[:-1])
+        return wording, verb, base_form(verb)
+    if len(words) >= 2 and low[0] in {"has", "have", "had"} | _PREPOSITIONS:
+        return " ".join(words[1:]), None, None
+    return wording, None, None
+
+
+def _units(path, num_relations: int, rng: random.Random, pairs: float) -> list[tuple]:
+    """The path cut into steps ``("one", k)`` and, with probability ``pairs``, out-and-back pairs
+    ``("same"|"co", k)`` worded as one idiom ("the things with the same director as X")."""
+    units, i = [], 0
+    while i < len(path):
+        k = path[i]
+        if i + 1 < len(path) and path[i + 1] == (k + num_relations) % (2 * num_relations) and rng.random() < pairs:
+            units.append(("same" if k < num_relations else "co", k % num_relations))
+            i += 2
+        else:
+            units.append(("one", k))
+            i += 1
+    return units
+
+
+def _pair_phrase(kind: str, r: int, wordings, phrase: str, rng: random.Random) -> str:
+    noun, verb, base = _forms(rng.choice(wordings[r]))
+    if kind == "same":
+        templates = _SAME_VERB_PHRASES if verb else _SAME_PHRASES
+    else:
+        templates = _CO_VERB_PHRASES if verb else _CO_PHRASES
+    return rng.choice(templates).format(N=noun, V=verb, B=base, T=phrase)
+
+
+def phrase_path(path, wordings, num_relations: int, rng: random.Random, *, pairs: float = 0.5) -> str:
     """A templated question for a directed-type path starting at :data:`TOPIC`.
+
+    A hop out along a relation and straight back along it is worded as one idiom with probability
+    ``pairs`` ("the things with the same genre as X", "the co-author of X"), the way people say it.
 
     >>> phrase_path([0], [["capital"]], 1, random.Random(1)).count("capital")
     1
+    >>> "same" in phrase_path([0, 1], [["genre"]], 1, random.Random(0), pairs=1.0) or "shar" in phrase_path(
+    ...     [0, 1], [["genre"]], 1, random.Random(0), pairs=1.0)
+    True
     """
+    units = _units(path, num_relations, rng, pairs)
     phrase = TOPIC
-    for k in path[:-1]:
+    for kind, k in units[:-1]:
+        if kind != "one":
+            phrase = _pair_phrase(kind, k, wordings, phrase, rng)
+            continue
         forward, r = k < num_relations, k % num_relations
         template = rng.choice(_FORWARD_PHRASES if forward else _INVERSE_PHRASES)
         phrase = template.format(L=rng.choice(wordings[r]), T=phrase)
-    k = path[-1]
+    kind, k = units[-1]
+    if kind != "one":
+        return rng.choice(_WRAPS).format(P=_pair_phrase(kind, k, wordings, phrase, rng))
     forward, r = k < num_relations, k % num_relations
     wording = rng.choice(wordings[r])
     if len(path) > 1 and rng.random() < 0.4:
@@ -119,10 +197,28 @@ def phrase_path(path, wordings, num_relations: int, rng: random.Random) -> str:
     return rng.choice(_FORWARD_QUESTIONS if forward else _INVERSE_QUESTIONS).format(L=wording, T=phrase)
 
 
+def grammar_question(path, graph, wordings, rng: random.Random, cache: dict) -> str | None:
+    """The path worded by the SPARQL planner's grammar-aware paraphrases (``"who directed X"``,
+    ``"what did X write"``), one picked at random; None when they have no wording for it."""
+    key = tuple(path)
+    options = cache.get(key)
+    if options is None:
+        r = graph.num_relations
+        steps = [Step(graph.relations[k % r], k < r) for k in path]
+        labels = {graph.relations[k % r]: tuple(wordings[k % r]) for k in path}
+        options = cache[key] = path_paraphrases(steps, labels, limit=16)
+    return rng.choice(options) if options else None
+
+
 def generate_questions(graph, n: int, *, max_hops: int = 3, max_answers: int = 300, seed: int = 0,
-                       index: PathIndex | None = None, exclude: set[int] | frozenset = frozenset()
-                       ) -> list[TrainingQuestion]:
+                       index: PathIndex | None = None, exclude: set[int] | frozenset = frozenset(),
+                       grammar: float = 0.3, pairs: float = 0.5, category: float = 0.3) -> list[TrainingQuestion]:
     """``n`` questions over random relation paths of 1..``max_hops`` hops (hop counts equally likely).
+
+    A share ``grammar`` of them is worded by the planner's grammar-aware paraphrases
+    (:func:`grammar_question`), the rest by this module's templates (:func:`phrase_path`, which
+    words a share ``pairs`` of out-and-back hops as one idiom). A share ``category`` names the topic
+    after a random category noun ("the film X"): a word beside the topic need not be a relation.
 
     The first relation is drawn uniformly among the graph's relations (both directions), so rare
     relations get as many questions as frequent ones; paths whose answer set is empty (once the topic
@@ -135,6 +231,7 @@ def generate_questions(graph, n: int, *, max_hops: int = 3, max_answers: int = 3
     wordings = relation_wordings(graph)
     present = [k for k in range(index.num_types) if index.type_edges[k].size]
     out: list[TrainingQuestion] = []
+    phrased: dict = {}
     if not present:
         return out
     attempts = 0
@@ -159,5 +256,10 @@ def generate_questions(graph, n: int, *, max_hops: int = 3, max_answers: int = 3
         answers = answers[answers != topic]
         if not answers.size or answers.size > max_answers:
             continue
-        out.append(TrainingQuestion(phrase_path(path, wordings, r, rng), topic, answers, tuple(path)))
+        text = grammar_question(path, graph, wordings, rng, phrased) if rng.random() < grammar else None
+        text = text or phrase_path(path, wordings, r, rng, pairs=pairs)
+        if rng.random() < category:
+            noun = rng.choice(CATEGORY_NOUNS)
+            text = re.sub(rf"\b{TOPIC}\b", rng.choice((f"the {noun} {TOPIC}", f"{noun} {TOPIC}")), text, count=1)
+        out.append(TrainingQuestion(text, topic, answers, tuple(path)))
     return out
