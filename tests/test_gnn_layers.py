@@ -95,3 +95,43 @@ def test_reasoner_paths_never_pass_back_through_the_topic():
                   torch.randn(1, 384), torch.zeros(1, 5, dtype=torch.long))
     assert all(float(h[0, 0]) == 0.0 for h in out.hop_scores)  # no score ever returns to the topic
     assert float(out.hop_scores[0][1, 0]) > 0  # while it does move forward
+
+
+def test_each_hop_chooses_among_the_relations_leaving_its_frontier():
+    from reasoning.gnn.reasoner import MultiHopReasoner
+
+    torch.manual_seed(0)
+    net = MultiHopReasoner(torch.randn(6, 384), hidden=8)  # 3 relations and their inverses
+    # the 4-node path 0 -r0-> 1 -r1-> 2 -r2-> 3 with inverse edges (types 3, 4, 5)
+    edges = torch.cat([EDGE_INDEX, EDGE_INDEX.flip(0)], dim=1)
+    types = torch.cat([EDGE_TYPE, EDGE_TYPE + 3])
+    scores = torch.zeros(4, 2)
+    scores[0, 0] = 1.0  # question 0 stands on node 0, question 1 on node 2
+    scores[2, 1] = 1.0
+    with torch.no_grad():
+        p, p_stop = net.frontier_choice(scores, edges, types, torch.randn(2, 8))
+        _, dead = net.frontier_choice(torch.eye(4)[:, [3]], EDGE_INDEX, EDGE_TYPE, torch.randn(1, 8))
+    assert p.shape == (6, 2) and torch.allclose(p.sum(0), torch.ones(2))
+    assert float(p[0, 0]) == pytest.approx(1.0)  # only r0 leaves node 0
+    assert set(torch.nonzero(p[:, 1] > 1e-3).flatten().tolist()) == {2, 4}  # r2 on, r1 back
+    assert bool(((p_stop > 0) & (p_stop < 1)).all())
+    # a frontier with nowhere to go (node 3, no inverse edges here) stops for sure
+    assert float(dead[0]) == 1.0
+
+
+def test_stop_decisions_give_one_answer_distribution_over_hop_counts():
+    from reasoning.gnn.reasoner import MultiHopReasoner
+
+    torch.manual_seed(0)
+    net = MultiHopReasoner(torch.randn(6, 384), hidden=8, choice="stop")
+    edges = torch.cat([EDGE_INDEX, EDGE_INDEX.flip(0)], dim=1)
+    types = torch.cat([EDGE_TYPE, EDGE_TYPE + 3])
+    topic = torch.zeros(4, 2)
+    topic[0, :] = 1
+    with torch.no_grad():
+        out = net(edges, types, topic, torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool),
+                  torch.randn(2, 384), torch.zeros(2, 5, dtype=torch.long))
+    assert out.hop_weights.shape == (2, 3)
+    assert torch.allclose(out.hop_weights.sum(-1), torch.ones(2))
+    # the first hop has one way out of node 0, so all its score reaches node 1
+    assert float(out.hop_scores[0][1, 0]) == pytest.approx(1.0)

@@ -2,11 +2,13 @@
 
 How it answers: the question (topic masked as ``X``) is read by MiniLM; for each hop ``t`` an
 instruction vector attends over the question's tokens (NSM's instruction module) and a
-:class:`~reasoning.gnn.layers.QuestionRelationConv` moves answer scores from the topic entity
-along the relations whose gates that instruction opens (TransferNet-style score propagation over the
-topic's k-hop subgraph, k = 3). A learned hop attention mixes the scores after 1, 2 and 3 hops; every
-entity of the subgraph gets a score, and the evidence of an answer is the chain of edges that carried
-the most score to it.
+:class:`~reasoning.gnn.layers.QuestionRelationConv` moves answer scores from the topic entity along
+one relation (TransferNet-style score propagation over the topic's k-hop subgraph, k = 3). Which
+relation: a softmax over the relations that actually leave the nodes holding score (the frontier),
+scored by the instruction and by how close the words it reads are to the relation's label in
+MiniLM's space. How many hops: before hops 2 and 3 the instruction may match "stop" instead, helped
+by how much relation-like wording is still unread. Every entity of the subgraph gets a score, and
+the evidence of an answer is the chain of edges that carried the most score to it.
 
 The model holds no entity parameters, only relation gates and the question reader, so new entities
 and facts are answered without retraining; :func:`staleness` warns when relations or much of the graph
@@ -36,6 +38,11 @@ from reasoning.gnn.questions import PathIndex, generate_questions, relation_word
 from reasoning.gnn.text import DIMENSION, MAX_DISTANCE, encode_items, encode_questions, mask_topic, pad
 
 MODEL_FILE = "model.pt"
+#: how a hop picks its relation and how many hops a question takes: "stop" = softmax over the
+#: relations leaving the scored nodes and a "stop here" choice, per hop; "frontier" = the same
+#: softmax without "stop", the hop count read from the whole question; "gates" = an independent
+#: sigmoid gate per relation and the hop count from the question (the first design)
+CHOICES = ("stop", "frontier", "gates")
 META_FILE = "meta.json"
 
 
@@ -70,9 +77,12 @@ class MultiHopReasoner(nn.Module):
     (torch.Size([3, 1]), 3)
     """
 
-    def __init__(self, relation_text: torch.Tensor, *, hidden: int = 128, hops: int = 3):
+    def __init__(self, relation_text: torch.Tensor, *, hidden: int = 128, hops: int = 3, choice: str = "stop",
+                 frontier: float = 0.1, prior: float = 10.0):
         super().__init__()
-        self.hops, self.hidden = hops, hidden
+        if choice not in CHOICES:
+            raise ValueError(f"choice must be one of {CHOICES}, not {choice!r}")
+        self.hops, self.hidden, self.choice, self.frontier = hops, hidden, choice, frontier
         self.num_types = relation_text.size(0)
         self.token_proj = nn.Linear(DIMENSION, hidden)
         self.distance = nn.Embedding(MAX_DISTANCE + 1, hidden)
@@ -83,6 +93,13 @@ class MultiHopReasoner(nn.Module):
         # how many hops: read from the question vector and from tokens pooled with their distance to
         # the topic (a 3-hop question spreads its relation words further from X than a 1-hop one)
         self.hop_pool = nn.Linear(hidden, 1)
+        # "stop here": one more key the instruction of hops 2.. can match instead of any relation
+        self.stop_key = nn.Parameter(torch.zeros(hidden))
+        self.stop_bias = nn.Parameter(torch.zeros(1))
+        # how much the untrained MiniLM match of a hop's words with relation labels counts (see label_match)
+        self.prior_weight = nn.Parameter(torch.tensor(float(prior)))
+        self.coverage = nn.Parameter(torch.full((2,), 2.0))
+        self.stop_cosine = nn.Parameter(torch.tensor(0.5))
         self.hop_attention = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, hops))
 
     def instructions(self, tokens, mask, sentence, distance):
@@ -102,18 +119,79 @@ class MultiHopReasoner(nn.Module):
         pooled = (pool.unsqueeze(-1) * tok).sum(1)
         return torch.stack(out), torch.stack(attn), torch.cat([q, pooled], dim=-1)
 
+    def label_match(self, tokens, mask, attention):
+        """How close the words each hop reads are to every relation's label, and which words are still unread.
+
+        Returns the cosine of each hop's attended MiniLM token vectors with every relation's label
+        vector ``[hops, 2R, Q]`` and, for the stop decision before each hop ``t >= 2``, how much
+        relation-like wording the hops so far left unread ``[hops - 1, Q, 2]`` (sum and max over
+        tokens of "unread share x best label cosine"). Nothing here is learned: it is MiniLM's own
+        space, so it holds for wordings the generated questions never used ("co-starred", "genres").
+        """
+        raw = nn.functional.normalize(tokens.float(), dim=-1)  # [Q, L, 384]
+        labels = nn.functional.normalize(self.conv.relation_features, dim=-1)  # [2R, 384]
+        read = nn.functional.normalize(torch.einsum("tql,qld->tqd", attention, raw), dim=-1)  # [hops, Q, 384]
+        match = torch.einsum("tqd,rd->trq", read, labels)
+        relation_like = (raw @ labels.t()).amax(-1).clamp(min=0) * mask  # [Q, L]
+        unread = (1 - attention.cumsum(0)).clamp(min=0) * relation_like  # [hops, Q, L]
+        left = torch.stack([unread.sum(-1), unread.amax(-1)], dim=-1)[:-1]  # after hops 1..T-1
+        return match, left
+
+    def frontier_choice(self, scores, edge_index, edge_type, instruction, prior=None, left=None):
+        """Hop ``t``'s relation as a distribution over the directed relations that leave its frontier, ``[2R, Q]``.
+
+        The frontier is every node holding at least ``frontier`` times the question's best score; a
+        relation none of them has cannot be this hop's (a person has no genre, so "the genres of the
+        films written by X" must first leave X by "written by"), so the choice is a softmax over the
+        instruction's match with the relations the graph offers there.
+        """
+        logits = self.conv.relation_logits(instruction)  # [2R, Q]
+        if prior is not None:
+            logits = logits + self.prior_weight * prior
+        active = (scores >= self.frontier * scores.amax(0, keepdim=True)) & (scores > 1e-4)  # [N, Q]
+        offered = torch.zeros_like(logits).index_add_(0, edge_type, active[edge_index[0]].to(logits.dtype)) > 0
+        logits = logits.masked_fill(~offered, -1e4)
+        # probability of stopping instead: the stop key against every relation on offer (1 at a dead end)
+        stop = self.conv.question_proj(instruction) @ self.stop_key + self.stop_bias  # [Q]
+        if prior is not None:  # "stop" meets the label prior at a learned cosine, as if it were a relation
+            stop = stop + self.prior_weight * self.stop_cosine
+        if left is not None:  # relation words still unread argue for going on
+            stop = stop - left @ self.coverage
+        p_stop = torch.sigmoid(stop - torch.logsumexp(logits, dim=0))
+        p_stop = torch.where(offered.any(0), p_stop, torch.ones_like(p_stop))
+        return torch.softmax(logits, dim=0), p_stop
+
     def forward(self, edge_index, edge_type, topic, tokens, mask, sentence, distance):
         instructions, attention, q = self.instructions(tokens, mask, sentence, distance)
         x = topic.unsqueeze(-1)
         hop_scores, gates = [], []
+        stops = []
+        prior, left = self.label_match(tokens, mask, attention) if self.choice != "gates" else (None, None)
         for t in range(self.hops):
-            x, g = self.conv(x, edge_index, edge_type, instructions[t], return_gates=True)
+            if self.choice != "gates":
+                p, p_stop = self.frontier_choice(x.squeeze(-1), edge_index, edge_type, instructions[t], prior[t],
+                                                  left[t - 1] if t and self.choice == "stop" else None)
+                if t:
+                    stops.append(p_stop)
+                x, g = self.conv(x, edge_index, edge_type, None, return_gates=True, gates=p)
+            else:
+                x, g = self.conv(x, edge_index, edge_type, instructions[t], return_gates=True)
             # a path never passes back through the topic: "films directed by the director of X" are
             # the director's other films (the same convention as the SPARQL planner's paths)
             x = x.clamp(max=1.0) * (1 - topic).unsqueeze(-1)
             hop_scores.append(x.squeeze(-1))
             gates.append(g)
-        hop_weights = torch.softmax(self.hop_attention(q), dim=-1)  # [Q, hops]
+        if self.choice == "stop":
+            # answer after t hops = go on t - 1 times, then stop (the last hop always stops)
+            stops.append(torch.ones_like(stops[0]) if stops else torch.ones(topic.size(1), device=topic.device))
+            go_on = torch.ones_like(stops[0])
+            weights = []
+            for p_stop in stops:
+                weights.append(go_on * p_stop)
+                go_on = go_on * (1 - p_stop)
+            hop_weights = torch.stack(weights, dim=-1)  # [Q, hops]
+        else:
+            hop_weights = torch.softmax(self.hop_attention(q), dim=-1)  # [Q, hops]
         # every hop's scores are zero at the topic, so the topic is never its own answer
         scores = sum(hop_weights[:, t] * hop_scores[t] for t in range(self.hops))
         return ReasonerOutput(scores, hop_scores, gates, hop_weights, attention)
@@ -207,12 +285,14 @@ def _batch_inputs(questions, encoded, num_nodes, device):
 def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | None = None,
                    device: str | None = None, batch_size: int = 16, hidden: int = 128, hops: int = 3,
                    lr: float = 1e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
+                   choice: str = "stop", grammar: float = 0.3, pairs: float = 0.5, category: float = 0.3,
                    log=None) -> TrainReport:
     """Generate questions from the graph's own paths, train the reasoner on them, save it with a fingerprint.
 
     ``num_questions`` defaults to twice the number of facts, between 600 and 20,000; 5% are held out
-    and their Hits@1 is reported. ``time_budget`` (seconds) stops training early, keeping the last epoch.
+    and their Hits@1 is reported. ``time_budget`` (seconds) stops training early.
     ``exclude_topics`` (labels or IRIs) never start a generated question: questions about them are held out.
+    The epoch with the best held-out Hits@1 is the one saved.
     """
     started = time.monotonic()
     log = log or (lambda msg: None)
@@ -227,7 +307,8 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
     n = num_questions or int(min(20_000, max(600, 2 * graph.num_edges)))
     exclude = {graph.entity_index[iri] for t in exclude_topics
                for iri in ([t] if t in graph.entity_index else prep.by_label.get(" ".join(t.casefold().split()), []))}
-    questions = generate_questions(graph, n, max_hops=hops, seed=seed, index=index, exclude=exclude)
+    questions = generate_questions(graph, n, max_hops=hops, seed=seed, index=index, exclude=exclude,
+                                   grammar=grammar, pairs=pairs, category=category)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(questions))
     held = max(1, len(questions) // 20)
@@ -242,11 +323,14 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
         if len(texts) > 2048:
             log(f"encoded {min(lo + 2048, len(texts)):,}/{len(texts):,} questions ({time.monotonic() - started:.0f} s)")
     relation_text = _relation_text(graph)
-    net = MultiHopReasoner(relation_text, hidden=hidden, hops=hops).to(dev)
+    net = MultiHopReasoner(relation_text, hidden=hidden, hops=hops, choice=choice).to(dev)
     edge_index, edge_type = _doubled(graph)
     edge_index, edge_type = edge_index.to(dev), edge_type.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
+    # the learning rate falls linearly to a tenth over the epochs: late epochs refine instead of jumping
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0 - 0.9 * e / max(epochs - 1, 1))
     done_epochs = 0
+    best = (-1.0, None, None, 0)  # held-out Hits@1, its per-hop split, weights, epoch
     for epoch in range(epochs):
         net.train()
         perm = rng.permutation(len(train_qs))
@@ -260,9 +344,10 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
             out = net(edge_index, edge_type, topic, tokens, mask, sentence, distance)
             loss = nn.functional.binary_cross_entropy(out.scores.clamp(1e-6, 1 - 1e-6), target,
                                                       reduction="sum") / len(batch)
-            loss = loss + _path_loss(out, batch, net.num_types // 2, dev)
+            loss = loss + _path_loss(out, batch, net.num_types // 2, dev, choice=net.choice)
             opt.zero_grad()
             loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 10.0)
             opt.step()
             total += float(loss.detach()) * len(batch)
             if (lo // batch_size) % 100 == 99:
@@ -271,15 +356,24 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
             if time_budget and time.monotonic() - started > time_budget:
                 break
         done_epochs = epoch + 1
+        sched.step()
         hits, by_hops = _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev)
         log(f"epoch {epoch + 1}: loss {total / max(len(train_qs), 1):.4f}, held-out Hits@1 {hits:.3f} "
             f"{by_hops} ({time.monotonic() - started:.0f} s)")
+        if hits > best[0]:
+            best = (hits, by_hops, {k: v.detach().clone() for k, v in net.state_dict().items()}, epoch + 1)
         if time_budget and time.monotonic() - started > time_budget:
             log("time budget reached")
             break
-    hits, by_hops = _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev)
+    # the epoch that answered the held-out generated questions best is kept (they wobble between epochs)
+    hits, by_hops, state, kept = best
+    if state is not None:
+        net.load_state_dict(state)
+        log(f"keeping epoch {kept} (held-out Hits@1 {hits:.3f})")
+    else:
+        hits, by_hops = _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = {"hidden": hidden, "hops": hops, "relations": graph.relations}
+    config = {"hidden": hidden, "hops": hops, "choice": choice, "relations": graph.relations}
     torch.save({"state_dict": net.cpu().state_dict(), "relation_text": relation_text, "config": config},
                out_dir / MODEL_FILE)
     seconds = time.monotonic() - started
@@ -291,14 +385,26 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
     return report
 
 
-def _path_loss(out, batch, num_relations: int, dev) -> torch.Tensor:
+def _path_loss(out, batch, num_relations: int, dev, choice: str = "stop") -> torch.Tensor:
     """Extra supervision a generated question carries for free: which relation each hop follows and how
-    many hops there are. Gates get BCE towards the path's relation (its reverse direction is left free,
-    since the graph itself often decides the direction); hop attention gets cross-entropy on the length."""
+    many hops there are. Hop attention gets cross-entropy on the length. With ``choice="frontier"``
+    each hop of the path gets cross-entropy towards its relation, either direction counting (the
+    frontier decides the direction); with sigmoid gates, BCE towards the path's relation (its reverse
+    left free) and every gate closed past the path's end."""
     hops = len(out.gates)
     lengths = torch.tensor([len(q.path) - 1 for q in batch], device=dev)
     loss = nn.functional.nll_loss(torch.log(out.hop_weights.clamp_min(1e-6)), lengths)
     num_types = out.gates[0].size(0)
+    if choice in ("stop", "frontier"):
+        for t in range(hops):
+            rows = [j for j, q in enumerate(batch) if len(q.path) > t]
+            if not rows:
+                continue
+            k = torch.tensor([batch[j].path[t] for j in rows], device=dev)
+            cols = torch.tensor(rows, device=dev)
+            p = out.gates[t][k, cols] + out.gates[t][(k + num_relations) % num_types, cols]
+            loss = loss - torch.log(p.clamp(1e-6, 1.0)).sum() / len(batch)
+        return loss
     for t in range(hops):
         # past the end of its path a question follows nothing: every gate closed, so no score leaks on
         target = torch.zeros(num_types, len(batch), device=dev)
@@ -355,7 +461,8 @@ def load_reasoner(kg, model_dir=None):
     if hit is None or hit[0] != stamp:
         saved = torch.load(path, map_location="cpu", weights_only=False)
         cfg = saved["config"]
-        net = MultiHopReasoner(saved["relation_text"], hidden=cfg["hidden"], hops=cfg["hops"])
+        net = MultiHopReasoner(saved["relation_text"], hidden=cfg["hidden"], hops=cfg["hops"],
+                               choice=cfg.get("choice", "gates"))
         net.load_state_dict(saved["state_dict"])
         net.eval()
         meta = json.loads((folder / META_FILE).read_text()) if (folder / META_FILE).exists() else {}
