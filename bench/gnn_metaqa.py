@@ -4,7 +4,8 @@
 2. trains the reasoner ONLY on questions generated from the graph's own relation paths
    (:mod:`reasoning.gnn.questions`), exactly as ``kgqa train reasoner`` does, and reports the CPU time;
 3. asks the dev questions of each hop count with the reasoner alone and prints Hits@1 beside the
-   ceiling: the share of questions whose gold answers include a node within N hops of the topic.
+   ceiling (the share of questions whose gold answers include a node within N hops of the topic)
+   and how often the hop count the reasoner settled on (its largest hop weight) was the right one.
 
 No MetaQA question is seen in training; the topic entity comes from the ``[bracketed]`` span.
 
@@ -49,6 +50,11 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (train_reasoner's default)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--choice", default="stop", help="how a hop picks its relation: stop, frontier or gates")
+    parser.add_argument("--grammar", type=float, default=0.3, help="share of questions worded by the planner's paraphrases")
+    parser.add_argument("--pairs", type=float, default=0.5, help="share of out-and-back hops worded as one idiom")
+    parser.add_argument("--seed", type=int, default=0, help="seed of question generation and training")
+    parser.add_argument("--category", type=float, default=0.3, help="share of questions naming the topic after a category noun")
     parser.add_argument("--skip-train", action="store_true", help="evaluate the model already in the store")
     args = parser.parse_args(argv)
 
@@ -68,7 +74,8 @@ def main(argv=None) -> None:
     if not args.skip_train or not is_trained(kg):
         cpu0, wall0 = time.process_time(), time.monotonic()
         report = train_reasoner(kg, epochs=args.epochs, num_questions=args.questions, device=args.device,
-                                time_budget=args.time_budget, batch_size=32, lr=args.lr,
+                                time_budget=args.time_budget, batch_size=32, lr=args.lr, choice=args.choice,
+                                grammar=args.grammar, pairs=args.pairs, category=args.category, seed=args.seed,
                                 log=lambda m: print(m, flush=True))
         train_info = (f"{report.questions:,} generated questions, {report.epochs} epochs, "
                       f"{time.monotonic() - wall0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "
@@ -81,18 +88,19 @@ def main(argv=None) -> None:
     for hop in [int(h) for h in args.hops.split(",")]:
         questions = read_questions(args.data / "metaqa" / f"{hop}-hop" / "qa_dev.txt", args.limit)
         encode_items([mask_topic(q, []).lower().rstrip("?!. ") for q, _ in questions])  # one batched MiniLM pass
-        hits = reachable = linked = 0
+        hits = reachable = linked = hops_read = 0
         started = time.monotonic()
         for text, gold in questions:
             gold_keys = {" ".join(g.casefold().split()) for g in gold}
             gold_iris = {iri for g in gold_keys for iri in prep.by_label.get(g, [])}
             try:
-                _, topics, nodes, scores, _ = score_question(kg, text, device=args.device)
+                _, topics, nodes, scores, trace = score_question(kg, text, device=args.device)
             except Exception as err:  # a question the reasoner cannot read counts as a miss
                 if "E-GNN-TOPIC" not in str(err):
                     raise
                 continue
             linked += 1
+            hops_read += int(trace["hop_weights"].argmax()) + 1 == hop  # the hop count the reasoner settled on
             # ceiling: some gold answer within `hop` hops of the topic in this KB
             from reasoning.gnn.reasoner import k_hop_edges
 
@@ -102,14 +110,16 @@ def main(argv=None) -> None:
             best = int(nodes[int(scores.argmax())])
             hits += prep.graph.entities[best] in gold_iris and float(scores.max()) > 0
         n = max(len(questions), 1)
-        rows_out.append((hop, len(questions), hits / n, reachable / n, linked / n,
+        rows_out.append((hop, len(questions), hits / n, reachable / n, linked / n, hops_read / n,
                          1000 * (time.monotonic() - started) / n))
         print(f"{hop}-hop: Hits@1 {hits / n:.3f} ceiling {reachable / n:.3f} ({len(questions)} questions)", flush=True)
     print()
     print(f"GNN reasoner on MetaQA dev, trained only on self-generated questions ({train_info})")
-    print(f"{'hops':>4} | {'questions':>9} | {'Hits@1':>6} | {'ceiling':>7} | {'topic linked':>12} | {'ms/question':>11}")
-    for hop, n, h, c, lk, ms in rows_out:
-        print(f"{hop:>4} | {n:>9} | {100 * h:>6.1f} | {100 * c:>7.1f} | {100 * lk:>12.1f} | {ms:>11.1f}")
+    print(f"{'hops':>4} | {'questions':>9} | {'Hits@1':>6} | {'ceiling':>7} | {'topic linked':>12} | "
+          f"{'hop count read':>14} | {'ms/question':>11}")
+    for hop, n, h, c, lk, hr, ms in rows_out:
+        print(f"{hop:>4} | {n:>9} | {100 * h:>6.1f} | {100 * c:>7.1f} | {100 * lk:>12.1f} | {100 * hr:>14.1f} | "
+              f"{ms:>11.1f}")
     print("anchors (supervised, test split): GraftNet 97.0/94.8/77.2, NSM 97.1/99.9/98.9")
     kg.close()
 
