@@ -135,3 +135,14 @@ def test_stop_decisions_give_one_answer_distribution_over_hop_counts():
     assert torch.allclose(out.hop_weights.sum(-1), torch.ones(2))
     # the first hop has one way out of node 0, so all its score reaches node 1
     assert float(out.hop_scores[0][1, 0]) == pytest.approx(1.0)
+
+
+def test_a_gates_model_saved_before_the_stop_parameters_still_loads():
+    from reasoning.gnn.reasoner import ModelNotTrainedError, MultiHopReasoner, load_weights
+
+    old = MultiHopReasoner(torch.randn(4, 384), hidden=8, choice="gates")
+    state = {k: v for k, v in old.state_dict().items()
+             if k not in {"stop_key", "stop_bias", "prior_weight", "coverage", "stop_cosine"}}
+    load_weights(MultiHopReasoner(torch.randn(4, 384), hidden=8, choice="gates"), state)
+    with pytest.raises(ModelNotTrainedError, match="kgqa train reasoner"):
+        load_weights(MultiHopReasoner(torch.randn(4, 384), hidden=8, choice="stop"), state)

@@ -463,13 +463,26 @@ def load_reasoner(kg, model_dir=None):
         cfg = saved["config"]
         net = MultiHopReasoner(saved["relation_text"], hidden=cfg["hidden"], hops=cfg["hops"],
                                choice=cfg.get("choice", "gates"))
-        net.load_state_dict(saved["state_dict"])
+        load_weights(net, saved["state_dict"])
         net.eval()
         meta = json.loads((folder / META_FILE).read_text()) if (folder / META_FILE).exists() else {}
         meta["relations"] = cfg["relations"]
         hit = (stamp, net, meta)
         _LOADED[key] = hit
     return hit[1], hit[2]
+
+
+#: parameters the sigmoid-gate design never had: a model saved before they existed loads without them
+_ADDED_LATER = {"stop_key", "stop_bias", "prior_weight", "coverage", "stop_cosine"}
+
+
+def load_weights(net: MultiHopReasoner, state: dict) -> None:
+    """Load saved weights; a "gates" model saved before the stop/prior parameters existed still loads."""
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    allowed = _ADDED_LATER if net.choice == "gates" else set()
+    if unexpected or set(missing) - allowed:
+        raise ModelNotTrainedError(f"the saved reasoner does not fit this version (missing {sorted(missing)}, "
+                                   f"unexpected {sorted(unexpected)}); run `kgqa train reasoner` again")
 
 
 def is_trained(kg, model_dir=None) -> bool:
