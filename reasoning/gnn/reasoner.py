@@ -63,6 +63,9 @@ class MultiHopReasoner(nn.Module):
             then their inverses (the gate keys start from these).
         hidden: width of the instruction vectors.
         hops: the largest number of hops a question may need.
+        choice: ``"stop"`` (default), ``"frontier"`` or ``"gates"``, see :data:`CHOICES`.
+        frontier: a node is on a hop's frontier when it holds at least this share of the best score.
+        prior: starting weight of the MiniLM label match in each hop's relation choice.
 
     Shapes:
         - **input:** doubled edges ``(2, E)`` / ``(E,)``, topic indicator ``(N, Q)``, tokens ``(Q, L, 384)``,
@@ -391,9 +394,9 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
 
 def _path_loss(out, batch, num_relations: int, dev, choice: str = "stop") -> torch.Tensor:
     """Extra supervision a generated question carries for free: which relation each hop follows and how
-    many hops there are. Hop attention gets cross-entropy on the length. With ``choice="frontier"``
-    each hop of the path gets cross-entropy towards its relation, either direction counting (the
-    frontier decides the direction); with sigmoid gates, BCE towards the path's relation (its reverse
+    many hops there are. The hop weights (stop decisions, or the hop attention) get cross-entropy on
+    the length. With ``choice="stop"`` or ``"frontier"`` each hop of the path gets cross-entropy towards
+    its relation, either direction counting (the frontier decides the direction); with sigmoid gates, BCE towards the path's relation (its reverse
     left free) and every gate closed past the path's end."""
     hops = len(out.gates)
     lengths = torch.tensor([len(q.path) - 1 for q in batch], device=dev)
