@@ -38,12 +38,16 @@ from reasoning.gnn.questions import PathIndex, generate_questions, relation_word
 from reasoning.gnn.text import DIMENSION, MAX_DISTANCE, encode_items, encode_questions, mask_topic, pad
 
 MODEL_FILE = "model.pt"
+META_FILE = "meta.json"
 #: how a hop picks its relation and how many hops a question takes: "stop" = softmax over the
 #: relations leaving the scored nodes and a "stop here" choice, per hop; "frontier" = the same
 #: softmax without "stop", the hop count read from the whole question; "gates" = an independent
 #: sigmoid gate per relation and the hop count from the question (the first design)
 CHOICES = ("stop", "frontier", "gates")
-META_FILE = "meta.json"
+#: the reasoner's scalar parameters (label-prior weight, stop bias and cosine, unread-word weights)
+_SCALARS = {"stop_bias", "prior_weight", "coverage", "stop_cosine"}
+#: parameters the sigmoid-gate design never had: a model saved before they existed loads without them
+_ADDED_LATER = _SCALARS | {"stop_key"}
 
 
 class ModelNotTrainedError(KGQAError):
@@ -395,9 +399,10 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
 def _path_loss(out, batch, num_relations: int, dev, choice: str = "stop") -> torch.Tensor:
     """Extra supervision a generated question carries for free: which relation each hop follows and how
     many hops there are. The hop weights (stop decisions, or the hop attention) get cross-entropy on
-    the length. With ``choice="stop"`` or ``"frontier"`` each hop of the path gets cross-entropy towards
-    its relation, either direction counting (the frontier decides the direction); with sigmoid gates, BCE towards the path's relation (its reverse
-    left free) and every gate closed past the path's end."""
+    the length. With ``choice="stop"`` or ``"frontier"`` each hop of the path gets cross-entropy
+    towards its relation, either direction counting (the frontier decides the direction); with
+    sigmoid gates, BCE towards the path's relation (its reverse left free) and every gate closed past
+    the path's end."""
     hops = len(out.gates)
     lengths = torch.tensor([len(q.path) - 1 for q in batch], device=dev)
     loss = nn.functional.nll_loss(torch.log(out.hop_weights.clamp_min(1e-6)), lengths)
@@ -477,11 +482,6 @@ def load_reasoner(kg, model_dir=None):
         hit = (stamp, net, meta)
         _LOADED[key] = hit
     return hit[1], hit[2]
-
-
-_SCALARS = {"stop_bias", "prior_weight", "coverage", "stop_cosine"}
-#: parameters the sigmoid-gate design never had: a model saved before they existed loads without them
-_ADDED_LATER = {"stop_key", "stop_bias", "prior_weight", "coverage", "stop_cosine"}
 
 
 def load_weights(net: MultiHopReasoner, state: dict) -> None:
