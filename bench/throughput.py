@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -162,18 +163,14 @@ def main(argv=None) -> None:
         ("kgqa build --workers 1", one["words"], one["seconds"], one["words_per_second"], one["steady_words_per_second"]),
         ("kgqa build --workers 2", two["words"], two["seconds"], two["words_per_second"], two["steady_words_per_second"]),
     ]
-    median = f"; the median round of {len(rounds)}" if len(rounds) > 1 else ""
-    print(f"\nThroughput on {name} ({len(texts)} documents, {bare['words']:,} words{median}); "
+    which = f"; the median round of {len(rounds)}" if len(rounds) > 1 else ""
+    print(f"\nThroughput on {name} ({len(texts)} documents, {bare['words']:,} words{which}); "
           f"{os.cpu_count()} CPUs, load average {load_before:.1f} -> {load_after:.1f}\n")
     print(f"| {'run':34} | {'words':>9} | {'seconds':>8} | {'words/s':>9} | {'steady words/s':>14} |")
     print(f"|{'-' * 36}|{'-' * 11}|{'-' * 10}|{'-' * 11}|{'-' * 16}|")
     for label, words, seconds, wps, steady in rows:
         steady_text = f"{steady:,.0f}" if steady is not None else "-"
         print(f"| {label:34} | {words:>9,} | {seconds:>8.1f} | {wps:>9,.0f} | {steady_text:>14} |")
-    def median(values):
-        values = sorted(values)
-        return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
-
     # each figure is its median over the rounds (with one round: that round's)
     ratio = median([r[1]["words_per_second"] / r[0]["words_per_second"] for r in rounds])
     ratio_steady = median([steady_ratio(r) for r in rounds])
