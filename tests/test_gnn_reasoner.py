@@ -135,3 +135,24 @@ def test_cli_trains_and_ask_uses_the_gnn(tmp_path):
     assert '"method": "gnn"' in asked.output
     bad = runner.invoke(app, ["train", "reasoner", "--store", store, "--device", "cuda:7"])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
+
+
+def test_plain_english_wording_names_every_hop():
+    """The plain-English grammar turns a label's grammar into a question: passive labels give verbs and
+    doers, noun labels their noun, and an out-and-back pair one idiom; category nouns stand in for things."""
+    import random
+
+    from reasoning.gnn.wording import natural_question
+
+    words = [["directed by"], ["has genre"], ["in language"]]  # R = 3: types 0..2 forward, 3..5 inverse
+    rng = random.Random(0)
+    for _ in range(50):
+        one = natural_question([0], words, 3, rng)  # X -directed by-> answer: who directed X
+        assert "X" in one and any(w in one for w in ("direct", "director"))
+        two = natural_question([3, 1], words, 3, rng, pairs=0.0)  # X <-directed by- film -has genre-> genre
+        assert "genre" in two and any(w in two for w in ("direct", "director"))
+        assert "'s" not in two  # "films directed by X's genre" would ask for X's genre
+        back = natural_question([0, 3, 2], words, 3, rng, pairs=1.0)  # films sharing X's director, their language
+        assert "language" in back and any(w in back for w in ("same", "shar", "also", "other", "co-"))
+    with_nouns = {natural_question([3], words, 3, rng, category_nouns=("film",)) for _ in range(80)}
+    assert any("films" in q for q in with_nouns)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reasoning.gnn.text import TOPIC
+from reasoning.gnn.wording import natural_question
 from reasoning.paraphrases import _PREPOSITIONS, Step, base_form, path_paraphrases
 
 # {L} relation wording, {T} the phrase the hop starts from. Forward: T -r-> answer; inverse: answer -r-> T.
@@ -212,7 +213,8 @@ def grammar_question(path, graph, wordings, rng: random.Random, cache: dict) -> 
 
 def generate_questions(graph, n: int, *, max_hops: int = 3, max_answers: int = 300, seed: int = 0,
                        index: PathIndex | None = None, exclude: set[int] | frozenset = frozenset(),
-                       grammar: float = 0.3, pairs: float = 0.5, category: float = 0.3) -> list[TrainingQuestion]:
+                       grammar: float = 0.3, pairs: float = 0.5, category: float = 0.3,
+                       natural: float = 0.0) -> list[TrainingQuestion]:
     """``n`` questions over random relation paths of 1..``max_hops`` hops (hop counts equally likely).
 
     A share ``grammar`` of them is worded by the planner's grammar-aware paraphrases
@@ -256,7 +258,10 @@ def generate_questions(graph, n: int, *, max_hops: int = 3, max_answers: int = 3
         answers = answers[answers != topic]
         if not answers.size or answers.size > max_answers:
             continue
-        text = grammar_question(path, graph, wordings, rng, phrased) if rng.random() < grammar else None
+        pick = rng.random()
+        text = grammar_question(path, graph, wordings, rng, phrased) if pick < grammar else None
+        if text is None and pick < grammar + natural:
+            text = natural_question(path, wordings, r, rng, pairs=pairs, category_nouns=CATEGORY_NOUNS)
         text = text or phrase_path(path, wordings, r, rng, pairs=pairs)
         if rng.random() < category:
             noun = rng.choice(CATEGORY_NOUNS)

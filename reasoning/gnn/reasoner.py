@@ -293,7 +293,7 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
                    device: str | None = None, batch_size: int = 16, hidden: int = 128, hops: int = 3,
                    lr: float = 1e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
                    choice: str = "stop", grammar: float = 0.3, pairs: float = 0.5, category: float = 0.3,
-                   log=None) -> TrainReport:
+                   natural: float = 0.0, log=None) -> TrainReport:
     """Generate questions from the graph's own paths, train the reasoner on them, save it with a fingerprint.
 
     ``num_questions`` defaults to twice the number of facts, between 600 and 20,000; 5% are held out
@@ -315,7 +315,7 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
     exclude = {graph.entity_index[iri] for t in exclude_topics
                for iri in ([t] if t in graph.entity_index else prep.by_label.get(" ".join(t.casefold().split()), []))}
     questions = generate_questions(graph, n, max_hops=hops, seed=seed, index=index, exclude=exclude,
-                                   grammar=grammar, pairs=pairs, category=category)
+                                   grammar=grammar, pairs=pairs, category=category, natural=natural)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(questions))
     held = max(1, len(questions) // 20)
