@@ -32,6 +32,8 @@ from reasoning.paraphrases import _PREPOSITIONS, base_form
 #: generic plural nouns for the things a hop passes through (besides category nouns)
 _THINGS = ("things", "ones", "items", "works", "entries")
 _PERSON = ("person", "one", "people")
+#: nouns of time: a relation ending in one is asked with "when" ("when was X released")
+_TIME_NOUNS = {"year", "date", "time", "day", "month", "century", "decade", "era", "period"}
 _IRREGULAR_PLURALS = {"person": "people", "man": "men", "woman": "women", "child": "children",
                       "series": "series", "species": "species", "people": "people"}
 
@@ -104,10 +106,26 @@ class Forms:
         else:
             self.kind = "noun"
             self.nouns = [wording]
+            if len(words) >= 2 and re.search(r"[a-z]ed$", low[0]):
+                # a participle before the noun gives a verb too: "starred actors" = those who starred in X
+                self.verb = words[0]
+                self.base = base_form(self.verb)
+                self.past = self.verb
         # the head of a noun phrase is its last word unless an "of" follows it: "release year" -> "year"
         head = self.nouns[0].split()
         if len(head) >= 2 and "of" not in [w.lower() for w in head]:
             self.nouns.append(head[-1])
+
+    @property
+    def when(self) -> str | None:
+        """For a time noun ("release year", "birth date"): the event's verb, "release" -> "released"."""
+        head = self.nouns[0].split()
+        if head[-1].lower() not in _TIME_NOUNS:
+            return None
+        if len(head) >= 2 and head[0].isalpha():
+            first = head[0]
+            return first + ("d" if first.endswith("e") else "ed")
+        return ""
 
     def noun(self, rng: random.Random, many: bool | None = None) -> str:
         noun = rng.choice(self.nouns)
@@ -138,6 +156,8 @@ def noun_phrase(forms: Forms, forward: bool, inner: str, rng: random.Random, thi
             options.append(f"{inner}'s {forms.noun(rng)}")
         if forms.kind == "passive":
             options += [f"the {rng.choice(_PERSON)} who {forms.past} {inner}", f"whoever {forms.past} {inner}"]
+        elif forms.verb:
+            options += [f"the {rng.choice(_PERSON)} who {forms.past} in {inner}"]
         return rng.choice(options)
     if forms.kind == "passive":
         options = [f"the {things} {forms.verb} by {inner}", f"the {things} that {inner} {forms.past}",
@@ -148,6 +168,9 @@ def noun_phrase(forms: Forms, forward: bool, inner: str, rng: random.Random, thi
                    f"the {things} with {forms.noun(rng, False)} {inner}"]
     else:
         options = [f"the {things} whose {forms.noun(rng)} is {inner}", f"the {things} with {forms.noun(rng)} {inner}",
+                   *([f"the {things} {forms.verb} by {inner}", f"the {things} {inner} {forms.past} in"]
+                     if forms.verb else []),
+                   *([f"the {things} {forms.when} in {inner}"] if forms.when else []),
                    f"the {things} that have {inner} as {forms.noun(rng, False)}", f"{things} with {inner}"]
     return rng.choice(options)
 
@@ -171,6 +194,12 @@ def question(forms: Forms, forward: bool, inner: str, rng: random.Random, things
                 options.append(f"what {be} {inner}'s {noun}")
             if forms.kind == "prep":
                 options += [f"what {noun} {be} {inner} {forms.prep}", f"{inner} {be} {forms.prep} which {noun}"]
+            if forms.when is not None:
+                event = forms.when or "made"
+                options += [f"when {be} {inner} {event}", f"when did {inner} {forms.nouns[0].split()[0]}",
+                            f"{inner} {be} {event} in which {forms.noun(rng)}", f"in what {noun} {be} {inner} {event}"]
+            if forms.verb:  # "starred actors": who starred in X
+                options += [f"who {forms.past} in {inner}", f"which {noun} {forms.past} in {inner}"]
         return rng.choice(options)
     if forms.kind == "passive":
         options = [f"what did {inner} {forms.base}", f"which {things} did {inner} {forms.base}",
@@ -185,6 +214,9 @@ def question(forms: Forms, forward: bool, inner: str, rng: random.Random, things
     else:
         noun = forms.noun(rng)
         options = [f"which {things} have {noun} {inner}", f"what has {inner} as {noun}",
+                   *([f"what did {inner} {forms.base} in", f"which {things} {be} {forms.verb} by {inner}",
+                      f"{inner} {forms.past} in which {things}"] if forms.verb else []),
+                   *([f"which {things} {be} {forms.when} in {inner}"] if forms.when else []),
                    f"which {things} have {inner} as their {noun}", f"what {things} {be} {inner} the {noun} of",
                    f"{inner} is the {noun} of which {things}", f"list the {things} with {noun} {inner}"]
     return rng.choice(options)
