@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reasoning.gnn.text import TOPIC
-from reasoning.gnn.wording import natural_question
+from reasoning.gnn.wording import natural_question, split_pairs
 from reasoning.paraphrases import _PREPOSITIONS, Step, base_form, path_paraphrases
 
 # {L} relation wording, {T} the phrase the hop starts from. Forward: T -r-> answer; inverse: answer -r-> T.
@@ -145,16 +145,8 @@ def _forms(wording: str) -> tuple[str, str | None, str | None]:
 def _units(path, num_relations: int, rng: random.Random, pairs: float) -> list[tuple]:
     """The path cut into steps ``("one", k)`` and, with probability ``pairs``, out-and-back pairs
     ``("same"|"co", k)`` worded as one idiom ("the things with the same director as X")."""
-    units, i = [], 0
-    while i < len(path):
-        k = path[i]
-        if i + 1 < len(path) and path[i + 1] == (k + num_relations) % (2 * num_relations) and rng.random() < pairs:
-            units.append(("same" if k < num_relations else "co", k % num_relations))
-            i += 2
-        else:
-            units.append(("one", k))
-            i += 1
-    return units
+    return [(kind, k) if kind == "one" else ("same" if k < num_relations else "co", k % num_relations)
+            for kind, k in split_pairs(path, num_relations, rng, pairs)]
 
 
 def _pair_phrase(kind: str, r: int, wordings, phrase: str, rng: random.Random) -> str:

@@ -260,11 +260,9 @@ def _wrap(phrase: str, rng: random.Random) -> str:
                        "what is {P}", "give me {P}")).format(P=phrase)
 
 
-def natural_question(path, wordings, num_relations: int, rng: random.Random, *, pairs: float = 0.5,
-                     category_nouns=()) -> str:
-    """The directed-type ``path`` from ``X`` as a plain-English question (see the module docstring)."""
-    from reasoning.gnn.text import TOPIC
-
+def split_pairs(path, num_relations: int, rng: random.Random, pairs: float) -> list[tuple[str, int]]:
+    """The path cut into steps ``("one", k)`` and, with probability ``pairs``, out-and-back pairs
+    ``("pair", k)`` (``k`` then ``k`` reversed) to be worded as one idiom."""
     units, i = [], 0
     while i < len(path):
         k = path[i]
@@ -274,6 +272,15 @@ def natural_question(path, wordings, num_relations: int, rng: random.Random, *, 
         else:
             units.append(("one", k))
             i += 1
+    return units
+
+
+def natural_question(path, wordings, num_relations: int, rng: random.Random, *, pairs: float = 0.5,
+                     category_nouns=()) -> str:
+    """The directed-type ``path`` from ``X`` as a plain-English question (see the module docstring)."""
+    from reasoning.gnn.text import TOPIC
+
+    units = split_pairs(path, num_relations, rng, pairs)
     inner = TOPIC
     for n, (kind, k) in enumerate(units):
         forms = Forms(rng.choice(wordings[k % num_relations]))
