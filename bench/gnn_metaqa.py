@@ -51,11 +51,11 @@ def main(argv=None) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (train_reasoner's default)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--choice", default="stop", help="how a hop picks its relation: stop, frontier or gates")
-    parser.add_argument("--grammar", type=float, default=0.3, help="share of questions worded by the planner's paraphrases")
+    parser.add_argument("--grammar", type=float, default=0.2, help="share of questions worded by the planner's paraphrases")
     parser.add_argument("--pairs", type=float, default=0.5, help="share of out-and-back hops worded as one idiom")
     parser.add_argument("--seed", type=int, default=0, help="seed of question generation and training")
     parser.add_argument("--category", type=float, default=0.3, help="share of questions naming the topic after a category noun")
-    parser.add_argument("--natural", type=float, default=0.0, help="share of questions worded in plain English (reasoning/gnn/wording.py)")
+    parser.add_argument("--natural", type=float, default=0.5, help="share of questions worded in plain English (reasoning/gnn/wording.py)")
     parser.add_argument("--skip-train", action="store_true", help="evaluate the model already in the store")
     args = parser.parse_args(argv)
 

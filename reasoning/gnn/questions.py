@@ -205,8 +205,8 @@ def grammar_question(path, graph, wordings, rng: random.Random, cache: dict) -> 
 
 def generate_questions(graph, n: int, *, max_hops: int = 3, max_answers: int = 300, seed: int = 0,
                        index: PathIndex | None = None, exclude: set[int] | frozenset = frozenset(),
-                       grammar: float = 0.3, pairs: float = 0.5, category: float = 0.3,
-                       natural: float = 0.0) -> list[TrainingQuestion]:
+                       grammar: float = 0.2, pairs: float = 0.5, category: float = 0.3,
+                       natural: float = 0.5) -> list[TrainingQuestion]:
     """``n`` questions over random relation paths of 1..``max_hops`` hops (hop counts equally likely).
 
     A share ``grammar`` of them is worded by the planner's grammar-aware paraphrases

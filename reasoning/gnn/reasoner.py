@@ -292,8 +292,8 @@ def _batch_inputs(questions, encoded, num_nodes, device):
 def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | None = None,
                    device: str | None = None, batch_size: int = 16, hidden: int = 128, hops: int = 3,
                    lr: float = 1e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
-                   choice: str = "stop", grammar: float = 0.3, pairs: float = 0.5, category: float = 0.3,
-                   natural: float = 0.0, log=None) -> TrainReport:
+                   choice: str = "stop", grammar: float = 0.2, pairs: float = 0.5, category: float = 0.3,
+                   natural: float = 0.5, log=None) -> TrainReport:
     """Generate questions from the graph's own paths, train the reasoner on them, save it with a fingerprint.
 
     ``num_questions`` defaults to twice the number of facts, between 600 and 20,000; 5% are held out
