@@ -56,6 +56,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of question generation and training")
     parser.add_argument("--category", type=float, default=0.3, help="share of questions naming the topic after a category noun")
     parser.add_argument("--natural", type=float, default=0.5, help="share of questions worded in plain English (reasoning/gnn/wording.py)")
+    parser.add_argument("--no-distinct", dest="distinct", action="store_false",
+                        help="read words by their plain label match, not relative to the average label")
     parser.add_argument("--skip-train", action="store_true", help="evaluate the model already in the store")
     args = parser.parse_args(argv)
 
@@ -76,7 +78,7 @@ def main(argv=None) -> None:
         cpu0, wall0 = time.process_time(), time.monotonic()
         report = train_reasoner(kg, epochs=args.epochs, num_questions=args.questions, device=args.device,
                                 time_budget=args.time_budget, batch_size=32, lr=args.lr, choice=args.choice,
-                                grammar=args.grammar, pairs=args.pairs, category=args.category, natural=args.natural, seed=args.seed,
+                                grammar=args.grammar, pairs=args.pairs, category=args.category, natural=args.natural, distinct=args.distinct, seed=args.seed,
                                 log=lambda m: print(m, flush=True))
         train_info = (f"{report.questions:,} generated questions, {report.epochs} epochs, "
                       f"{time.monotonic() - wall0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "

@@ -45,9 +45,11 @@ META_FILE = "meta.json"
 #: sigmoid gate per relation and the hop count from the question (the first design)
 CHOICES = ("stop", "frontier", "gates")
 #: the reasoner's scalar parameters (label-prior weight, stop bias and cosine, unread-word weights)
-_SCALARS = {"stop_bias", "prior_weight", "coverage", "stop_cosine"}
+_SCALARS = {"stop_bias", "prior_weight", "coverage", "stop_cosine", "relation_read"}
 #: parameters the sigmoid-gate design never had: a model saved before they existed loads without them
 _ADDED_LATER = _SCALARS | {"stop_key"}
+#: added with ``distinct=True``: a model saved before it loads without it and reads as it did then
+_DISTINCT = {"relation_read"}
 
 
 class ModelNotTrainedError(KGQAError):
@@ -70,6 +72,9 @@ class MultiHopReasoner(nn.Module):
         choice: ``"stop"`` (default), ``"frontier"`` or ``"gates"``, see :data:`CHOICES`.
         frontier: a node is on a hop's frontier when it holds at least this share of the best score.
         prior: starting weight of the MiniLM label match in each hop's relation choice.
+        distinct: measure words against relation labels relative to the average label (see
+            :meth:`distinctness`) and let the words that single out one relation draw each hop's attention;
+            False reads as models saved before this existed.
 
     Shapes:
         - **input:** doubled edges ``(2, E)`` / ``(E,)``, topic indicator ``(N, Q)``, tokens ``(Q, L, 384)``,
@@ -85,11 +90,11 @@ class MultiHopReasoner(nn.Module):
     """
 
     def __init__(self, relation_text: torch.Tensor, *, hidden: int = 128, hops: int = 3, choice: str = "stop",
-                 frontier: float = 0.1, prior: float = 10.0):
+                 frontier: float = 0.1, prior: float = 10.0, distinct: bool = True):
         super().__init__()
         if choice not in CHOICES:
             raise ValueError(f"choice must be one of {CHOICES}, not {choice!r}")
-        self.hops, self.hidden, self.choice, self.frontier = hops, hidden, choice, frontier
+        self.hops, self.hidden, self.choice, self.frontier, self.distinct = hops, hidden, choice, frontier, distinct
         self.num_types = relation_text.size(0)
         self.token_proj = nn.Linear(DIMENSION, hidden)
         self.distance = nn.Embedding(MAX_DISTANCE + 1, hidden)
@@ -107,17 +112,32 @@ class MultiHopReasoner(nn.Module):
         self.prior_weight = nn.Parameter(torch.tensor(float(prior)))
         self.coverage = nn.Parameter(torch.full((2,), 2.0))
         self.stop_cosine = nn.Parameter(torch.tensor(0.5))
+        # how much a word that singles out one relation draws each hop's attention (see distinctness)
+        self.relation_read = nn.Parameter(torch.tensor(5.0))
         self.hop_attention = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, hops))
+
+    def distinctness(self, tokens):
+        """Per token, how much more it resembles its closest relation label than the average label, ``[Q, L]``.
+
+        A word of the graph's domain ("film" in a film graph) resembles every label about equally; a
+        relation word ("acted", "released") resembles one label more than the rest. MiniLM's own space,
+        not learned, so it holds for words the generated questions never used.
+        """
+        raw = nn.functional.normalize(tokens.float(), dim=-1)
+        labels = nn.functional.normalize(self.conv.relation_features, dim=-1)
+        cos = raw @ labels.t()  # [Q, L, 2R]
+        return cos.amax(-1) - cos.mean(-1)
 
     def instructions(self, tokens, mask, sentence, distance):
         """One instruction vector per hop, ``[hops, Q, hidden]``, and the attention over tokens per hop."""
         tok = torch.tanh(self.token_proj(tokens.float()) + self.distance(distance))
+        bias = self.relation_read * self.distinctness(tokens) if self.distinct else 0.0
         q = torch.tanh(self.sentence_proj(sentence))
         prev = torch.zeros_like(q)
         out, attn = [], []
         for step in self.step:
             query = torch.tanh(step(torch.cat([prev, q], dim=-1)))
-            logits = (tok @ query.unsqueeze(-1)).squeeze(-1).masked_fill(~mask, -1e4)
+            logits = ((tok @ query.unsqueeze(-1)).squeeze(-1) + bias).masked_fill(~mask, -1e4)
             a = torch.softmax(logits, dim=-1)
             prev = (a.unsqueeze(-1) * tok).sum(1)
             out.append(prev)
@@ -139,7 +159,11 @@ class MultiHopReasoner(nn.Module):
         labels = nn.functional.normalize(self.conv.relation_features, dim=-1)  # [2R, 384]
         read = nn.functional.normalize(torch.einsum("tql,qld->tqd", attention, raw), dim=-1)  # [hops, Q, 384]
         match = torch.einsum("tqd,rd->trq", read, labels)
-        relation_like = (raw @ labels.t()).amax(-1).clamp(min=0) * mask  # [Q, L]
+        if self.distinct:  # relative to the average label: a domain word is not a relation word
+            match = match - match.mean(1, keepdim=True)
+            relation_like = self.distinctness(tokens).clamp(min=0) * mask
+        else:
+            relation_like = (raw @ labels.t()).amax(-1).clamp(min=0) * mask  # [Q, L]
         unread = (1 - attention.cumsum(0)).clamp(min=0) * relation_like  # [hops, Q, L]
         left = torch.stack([unread.sum(-1), unread.amax(-1)], dim=-1)[:-1]  # after hops 1..T-1
         return match, left
@@ -293,7 +317,7 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
                    device: str | None = None, batch_size: int = 16, hidden: int = 128, hops: int = 3,
                    lr: float = 1e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
                    choice: str = "stop", grammar: float = 0.2, pairs: float = 0.5, category: float = 0.3,
-                   natural: float = 0.5, log=None) -> TrainReport:
+                   natural: float = 0.5, distinct: bool = True, log=None) -> TrainReport:
     """Generate questions from the graph's own paths, train the reasoner on them, save it with a fingerprint.
 
     ``num_questions`` defaults to twice the number of facts, between 600 and 20,000; 5% are held out
@@ -330,7 +354,7 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
         if len(texts) > 2048:
             log(f"encoded {min(lo + 2048, len(texts)):,}/{len(texts):,} questions ({time.monotonic() - started:.0f} s)")
     relation_text = _relation_text(graph)
-    net = MultiHopReasoner(relation_text, hidden=hidden, hops=hops, choice=choice).to(dev)
+    net = MultiHopReasoner(relation_text, hidden=hidden, hops=hops, choice=choice, distinct=distinct).to(dev)
     edge_index, edge_type = _doubled(graph)
     edge_index, edge_type = edge_index.to(dev), edge_type.to(dev)
     # the few scalars (label-prior weight, stop bias and cosine, unread-word weights) sit on a scale
@@ -384,7 +408,7 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
     else:
         hits, by_hops = _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = {"hidden": hidden, "hops": hops, "choice": choice, "relations": graph.relations}
+    config = {"hidden": hidden, "hops": hops, "choice": choice, "distinct": distinct, "relations": graph.relations}
     torch.save({"state_dict": net.cpu().state_dict(), "relation_text": relation_text, "config": config},
                out_dir / MODEL_FILE)
     seconds = time.monotonic() - started
@@ -474,7 +498,7 @@ def load_reasoner(kg, model_dir=None):
         saved = torch.load(path, map_location="cpu", weights_only=False)
         cfg = saved["config"]
         net = MultiHopReasoner(saved["relation_text"], hidden=cfg["hidden"], hops=cfg["hops"],
-                               choice=cfg.get("choice", "gates"))
+                               choice=cfg.get("choice", "gates"), distinct=cfg.get("distinct", False))
         load_weights(net, saved["state_dict"])
         net.eval()
         meta = json.loads((folder / META_FILE).read_text()) if (folder / META_FILE).exists() else {}
@@ -487,7 +511,7 @@ def load_reasoner(kg, model_dir=None):
 def load_weights(net: MultiHopReasoner, state: dict) -> None:
     """Load saved weights; a "gates" model saved before the stop/prior parameters existed still loads."""
     missing, unexpected = net.load_state_dict(state, strict=False)
-    allowed = _ADDED_LATER if net.choice == "gates" else set()
+    allowed = _ADDED_LATER if net.choice == "gates" else set() if net.distinct else _DISTINCT
     if unexpected or set(missing) - allowed:
         raise ModelNotTrainedError(f"the saved reasoner does not fit this version (missing {sorted(missing)}, "
                                    f"unexpected {sorted(unexpected)}); run `kgqa train reasoner` again")
