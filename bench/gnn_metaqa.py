@@ -56,8 +56,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of question generation and training")
     parser.add_argument("--category", type=float, default=0.3, help="share of questions naming the topic after a category noun")
     parser.add_argument("--natural", type=float, default=0.5, help="share of questions worded in plain English (reasoning/gnn/wording.py)")
-    parser.add_argument("--no-distinct", dest="distinct", action="store_false",
-                        help="read words by their plain label match, not relative to the average label")
+    parser.add_argument("--distinct", action="store_true",
+                        help="match words to relation labels relative to the average label (MultiHopReasoner distinct=)")
     parser.add_argument("--skip-train", action="store_true", help="evaluate the model already in the store")
     args = parser.parse_args(argv)
 

@@ -146,3 +146,26 @@ def test_a_gates_model_saved_before_the_stop_parameters_still_loads():
     load_weights(MultiHopReasoner(torch.randn(4, 384), hidden=8, choice="gates"), state)
     with pytest.raises(ModelNotTrainedError, match="kgqa train reasoner"):
         load_weights(MultiHopReasoner(torch.randn(4, 384), hidden=8, choice="stop"), state)
+
+
+def test_distinct_reading_favours_a_word_that_singles_out_one_relation():
+    from reasoning.gnn.reasoner import MultiHopReasoner, load_weights
+
+    torch.manual_seed(0)
+    labels = torch.randn(6, 384)
+    net = MultiHopReasoner(labels, hidden=8, distinct=True)
+    # token 0 is relation 2's label itself; token 1 is the mean of all labels (a "domain word")
+    tokens = torch.stack([labels[2], labels.mean(0), torch.randn(384)]).unsqueeze(0)
+    d = net.distinctness(tokens)[0]
+    assert float(d[0]) > float(d[1]) + 0.5 and float(d[0]) > float(d[2])
+    edges = torch.cat([EDGE_INDEX, EDGE_INDEX.flip(0)], dim=1)
+    types = torch.cat([EDGE_TYPE, EDGE_TYPE + 3])
+    topic = torch.zeros(4, 1)
+    topic[0, 0] = 1
+    with torch.no_grad():
+        out = net(edges, types, topic, tokens, torch.ones(1, 3, dtype=torch.bool), torch.randn(1, 384),
+                  torch.zeros(1, 3, dtype=torch.long))
+    assert out.scores.shape == (4, 1) and bool(((out.scores >= 0) & (out.scores <= 1)).all())
+    # a model saved without the distinct reading loads into one without it (its relation_read unused)
+    plain = MultiHopReasoner(labels, hidden=8)
+    load_weights(plain, {k: v for k, v in plain.state_dict().items() if k != "relation_read"})
