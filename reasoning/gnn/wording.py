@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 import re
 
+from reasoning.gnn.text import TOPIC
 from reasoning.paraphrases import _PREPOSITIONS, base_form
 
 #: generic plural nouns for the things a hop passes through (besides category nouns)
@@ -278,8 +279,6 @@ def split_pairs(path, num_relations: int, rng: random.Random, pairs: float) -> l
 def natural_question(path, wordings, num_relations: int, rng: random.Random, *, pairs: float = 0.5,
                      category_nouns=()) -> str:
     """The directed-type ``path`` from ``X`` as a plain-English question (see the module docstring)."""
-    from reasoning.gnn.text import TOPIC
-
     units = split_pairs(path, num_relations, rng, pairs)
     inner = TOPIC
     for n, (kind, k) in enumerate(units):
