@@ -74,7 +74,7 @@ class MultiHopReasoner(nn.Module):
         prior: starting weight of the MiniLM label match in each hop's relation choice.
         distinct: measure words against relation labels relative to the average label (see
             :meth:`distinctness`) and let the words that single out one relation draw each hop's attention;
-            off by default: one run with it (MetaQA, README) was not clearly better than without.
+            off by default: its two MetaQA runs (README) disagree and neither beats the default.
 
     Shapes:
         - **input:** doubled edges ``(2, E)`` / ``(E,)``, topic indicator ``(N, Q)``, tokens ``(Q, L, 384)``,
