@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reasoning.gnn.text import TOPIC
-from reasoning.gnn.wording import natural_question, split_pairs
-from reasoning.paraphrases import _PREPOSITIONS, Step, base_form, path_paraphrases
+from reasoning.gnn.wording import Forms, natural_question, split_pairs
+from reasoning.paraphrases import Step, path_paraphrases
 
 # {L} relation wording, {T} the phrase the hop starts from. Forward: T -r-> answer; inverse: answer -r-> T.
 _FORWARD_QUESTIONS = (
@@ -131,15 +131,11 @@ _CO_VERB_PHRASES = ("the ones who {V} things together with {T}", "the ones who {
 
 def _forms(wording: str) -> tuple[str, str | None, str | None]:
     """``(noun, verb, base)`` of a relation wording: ``"directed by"`` -> ``("directed by", "directed", "direct")``,
-    ``"has genre"`` -> ``("genre", None, None)``."""
-    words = wording.split()
-    low = [w.lower() for w in words]
-    if len(words) >= 2 and low[-1] == "by":
-        verb = " ".join(words[:-1])
-        return wording, verb, base_form(verb)
-    if len(words) >= 2 and low[0] in {"has", "have", "had"} | _PREPOSITIONS:
-        return " ".join(words[1:]), None, None
-    return wording, None, None
+    ``"has genre"`` -> ``("genre", None, None)`` (read by :class:`reasoning.gnn.wording.Forms`)."""
+    forms = Forms(wording)
+    if forms.kind == "passive":
+        return wording, forms.verb, forms.base
+    return forms.nouns[0], None, None
 
 
 def _units(path, num_relations: int, rng: random.Random, pairs: float) -> list[tuple]:

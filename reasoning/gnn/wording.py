@@ -88,15 +88,13 @@ class Forms:
     def __init__(self, wording: str):
         words = wording.split()
         low = [w.lower() for w in words]
-        self.wording = wording
-        self.verb = self.base = self.agent = self.prep = None
+        self.verb = self.base = self.past = self.prep = None
         if len(words) >= 2 and low[-1] == "by":
             self.kind = "passive"
             self.verb = " ".join(words[:-1])  # "directed", "written"
             self.base = base_form(self.verb)  # "direct", "write"
             self.past = self.verb if self.verb.endswith("ed") else f"{self.base}s"
-            self.agent = agent_noun(self.base)
-            self.nouns = [self.agent]
+            self.nouns = [agent_noun(self.base)]  # "director", "writer"
         elif len(words) >= 2 and low[0] in {"has", "have", "had"}:
             self.kind = "noun"
             self.nouns = [" ".join(words[1:])]
