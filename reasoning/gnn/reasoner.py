@@ -128,10 +128,13 @@ class MultiHopReasoner(nn.Module):
         cos = raw @ labels.t()  # [Q, L, 2R]
         return cos.amax(-1) - cos.mean(-1)
 
-    def instructions(self, tokens, mask, sentence, distance):
-        """One instruction vector per hop, ``[hops, Q, hidden]``, and the attention over tokens per hop."""
+    def instructions(self, tokens, mask, sentence, distance, distinct=None):
+        """One instruction vector per hop, ``[hops, Q, hidden]``, and the attention over tokens per hop.
+
+        ``distinct`` (:meth:`distinctness`, when the model reads that way) draws attention to relation words.
+        """
         tok = torch.tanh(self.token_proj(tokens.float()) + self.distance(distance))
-        bias = self.relation_read * self.distinctness(tokens) if self.distinct else 0.0
+        bias = self.relation_read * distinct if distinct is not None else 0.0
         q = torch.tanh(self.sentence_proj(sentence))
         prev = torch.zeros_like(q)
         out, attn = [], []
@@ -146,7 +149,7 @@ class MultiHopReasoner(nn.Module):
         pooled = (pool.unsqueeze(-1) * tok).sum(1)
         return torch.stack(out), torch.stack(attn), torch.cat([q, pooled], dim=-1)
 
-    def label_match(self, tokens, mask, attention):
+    def label_match(self, tokens, mask, attention, distinct=None):
         """How close the words each hop reads are to every relation's label, and which words are still unread.
 
         Returns the cosine of each hop's attended MiniLM token vectors with every relation's label
@@ -159,9 +162,9 @@ class MultiHopReasoner(nn.Module):
         labels = nn.functional.normalize(self.conv.relation_features, dim=-1)  # [2R, 384]
         read = nn.functional.normalize(torch.einsum("tql,qld->tqd", attention, raw), dim=-1)  # [hops, Q, 384]
         match = torch.einsum("tqd,rd->trq", read, labels)
-        if self.distinct:  # relative to the average label: a domain word is not a relation word
+        if distinct is not None:  # relative to the average label: a domain word is not a relation word
             match = match - match.mean(1, keepdim=True)
-            relation_like = self.distinctness(tokens).clamp(min=0) * mask
+            relation_like = distinct.clamp(min=0) * mask
         else:
             relation_like = (raw @ labels.t()).amax(-1).clamp(min=0) * mask  # [Q, L]
         unread = (1 - attention.cumsum(0)).clamp(min=0) * relation_like  # [hops, Q, L]
@@ -193,11 +196,12 @@ class MultiHopReasoner(nn.Module):
         return torch.softmax(logits, dim=0), p_stop
 
     def forward(self, edge_index, edge_type, topic, tokens, mask, sentence, distance):
-        instructions, attention, q = self.instructions(tokens, mask, sentence, distance)
+        distinct = self.distinctness(tokens) if self.distinct else None  # [Q, L], read by both steps below
+        instructions, attention, q = self.instructions(tokens, mask, sentence, distance, distinct)
         x = topic.unsqueeze(-1)
         hop_scores, gates = [], []
         stops = []
-        prior, left = self.label_match(tokens, mask, attention) if self.choice != "gates" else (None, None)
+        prior, left = self.label_match(tokens, mask, attention, distinct) if self.choice != "gates" else (None, None)
         for t in range(self.hops):
             if self.choice != "gates":
                 p, p_stop = self.frontier_choice(x.squeeze(-1), edge_index, edge_type, instructions[t], prior[t],
