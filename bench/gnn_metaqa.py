@@ -78,7 +78,8 @@ def main(argv=None) -> None:
         cpu0, wall0 = time.process_time(), time.monotonic()
         report = train_reasoner(kg, epochs=args.epochs, num_questions=args.questions, device=args.device,
                                 time_budget=args.time_budget, batch_size=32, lr=args.lr, choice=args.choice,
-                                grammar=args.grammar, pairs=args.pairs, category=args.category, natural=args.natural, distinct=args.distinct, seed=args.seed,
+                                grammar=args.grammar, pairs=args.pairs, category=args.category, natural=args.natural,
+                                distinct=args.distinct, seed=args.seed,
                                 log=lambda m: print(m, flush=True))
         train_info = (f"{report.questions:,} generated questions, {report.epochs} epochs, "
                       f"{time.monotonic() - wall0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "

@@ -208,8 +208,8 @@ def generate_questions(graph, n: int, *, max_hops: int = 3, max_answers: int = 3
     A share ``grammar`` of them is worded by the planner's grammar-aware paraphrases
     (:func:`grammar_question`), a share ``natural`` in plain English read from each label's grammar
     (:func:`reasoning.gnn.wording.natural_question`), the rest by this module's templates
-    (:func:`phrase_path`); both of the latter word a share ``pairs`` of out-and-back hops as one idiom. A share ``category`` names the topic
-    after a random category noun ("the film X"): a word beside the topic need not be a relation.
+    (:func:`phrase_path`); both of the latter word a share ``pairs`` of out-and-back hops as one idiom.
+    A share ``category`` names the topic after a random category noun ("the film X"): a word beside the topic need not be a relation.
 
     The first relation is drawn uniformly among the graph's relations (both directions), so rare
     relations get as many questions as frequent ones; paths whose answer set is empty (once the topic
