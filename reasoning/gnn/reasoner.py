@@ -44,6 +44,9 @@ META_FILE = "meta.json"
 #: softmax without "stop", the hop count read from the whole question; "gates" = an independent
 #: sigmoid gate per relation and the hop count from the question (the first design)
 CHOICES = ("stop", "frontier", "gates")
+#: the default: the question read as one whole relation path (:mod:`reasoning.gnn.paths`), scores then
+#: moved along the best-matching paths; the hop-by-hop readers above stay available
+PATHS = "paths"
 #: the reasoner's scalar parameters (label-prior weight, stop bias and cosine, unread-word weights)
 _SCALARS = {"stop_bias", "prior_weight", "coverage", "stop_cosine", "relation_read"}
 #: parameters the sigmoid-gate design never had: a model saved before they existed loads without them
@@ -320,8 +323,8 @@ def _batch_inputs(questions, encoded, num_nodes, device):
 def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | None = None,
                    device: str | None = None, batch_size: int = 16, hidden: int = 128, hops: int = 3,
                    lr: float = 1e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
-                   choice: str = "stop", grammar: float = 0.2, pairs: float = 0.5, category: float = 0.3,
-                   natural: float = 0.5, distinct: bool = False, log=None) -> TrainReport:
+                   choice: str = PATHS, grammar: float = 0.2, pairs: float = 0.5, category: float = 0.3,
+                   natural: float = 0.5, distinct: bool = False, layers: int = 2, log=None) -> TrainReport:
     """Generate questions from the graph's own paths, train the reasoner on them, save it with a fingerprint.
 
     ``num_questions`` defaults to twice the number of facts, between 600 and 20,000; 5% are held out
@@ -329,6 +332,8 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
     ``exclude_topics`` (labels or IRIs) never start a generated question: questions about them are held out.
     The epoch with the best held-out Hits@1 is the one saved.
     """
+    if choice != PATHS and choice not in CHOICES:
+        raise KGQAError(f"choice must be {PATHS!r} or one of {CHOICES}, not {choice!r}", code="E-GNN-CHOICE")
     started = time.monotonic()
     log = log or (lambda msg: None)
     torch.manual_seed(seed)
@@ -349,6 +354,15 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
     held = max(1, len(questions) // 20)
     dev_qs = [questions[i] for i in order[:held]]
     train_qs = [questions[i] for i in order[held:]]
+    if choice == "paths":
+        net, hits, by_hops, done_epochs = _train_paths(graph, index, train_qs, dev_qs, epochs=epochs, hops=hops,
+                                                       batch_size=batch_size, lr=lr, layers=layers, seed=seed,
+                                                       dev=dev, rng=rng, started=started, time_budget=time_budget,
+                                                       log=log)
+        config = {"choice": choice, "hops": hops, "layers": layers, "paths": [list(p) for p in net.paths],
+                  "relations": graph.relations}
+        state = {"state_dict": net.reader.cpu().saved_state(), "config": config}
+        return _save(kg, out_dir, state, graph, len(questions), done_epochs, started, dev, hits, by_hops)
     log(f"{len(questions):,} questions generated from {graph.num_edges:,} facts; encoding with MiniLM")
     texts = list(dict.fromkeys(q.text for q in questions))
     encoded = {}
@@ -411,17 +425,104 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
         log(f"keeping epoch {kept} (held-out Hits@1 {hits:.3f})")
     else:
         hits, by_hops = _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev)
-    out_dir.mkdir(parents=True, exist_ok=True)
     config = {"hidden": hidden, "hops": hops, "choice": choice, "distinct": distinct, "relations": graph.relations}
-    torch.save({"state_dict": net.cpu().state_dict(), "relation_text": relation_text, "config": config},
-               out_dir / MODEL_FILE)
+    state = {"state_dict": net.cpu().state_dict(), "relation_text": relation_text, "config": config}
+    return _save(kg, out_dir, state, graph, len(questions), done_epochs, started, dev, hits, by_hops)
+
+
+def _save(kg, out_dir: Path, state: dict, graph, questions: int, done_epochs: int, started: float, dev,
+          hits: float, by_hops: dict) -> TrainReport:
+    """Write the model and its meta (fingerprint of the graph it saw, the training report)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out_dir / MODEL_FILE)
     seconds = time.monotonic() - started
-    report = TrainReport(str(out_dir), len(questions), done_epochs, round(seconds, 1), str(dev), round(hits, 4),
+    report = TrainReport(str(out_dir), questions, done_epochs, round(seconds, 1), str(dev), round(hits, 4),
                          by_hops, graph.num_nodes, graph.num_edges, graph.num_relations)
     meta = {"fingerprint": fingerprint(graph).to_json(), "report": asdict(report), "trained_at": time.time()}
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=1))
     _LOADED.pop(str(out_dir), None)
     return report
+
+
+def _train_paths(graph, index, train_qs, dev_qs, *, epochs, hops, batch_size, lr, layers, seed, dev, rng, started,
+                 time_budget, log):
+    """Fine-tune the path reader (:mod:`reasoning.gnn.paths`): each generated question against the paths its
+    topic can start, cross-entropy towards the path that generated it. Returns ``(net, hits, by_hops, epochs)``."""
+    from reasoning.gnn.paths import PathReasoner, path_vectors, type_paths
+
+    paths = type_paths(index, hops, extra={q.path for q in train_qs})
+    position = {p: i for i, p in enumerate(paths)}
+    train_qs = [q for q in train_qs if q.path in position]
+    log(f"{len(paths):,} relation paths in the graph; wording them")
+    vectors = path_vectors(paths, graph, relation_wordings(graph), seed=seed, log=log)
+    net = PathReasoner(paths, vectors, index.num_types, hops=hops, layers=layers).to(dev)
+    reader = net.reader
+    tuned = [p for p in reader.encoder.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([{"params": tuned, "lr": lr / 10},
+                             {"params": list(reader.head.parameters()) + [reader.scale], "lr": lr}], weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0 - 0.9 * e / max(epochs - 1, 1))
+    first = net.first.to(dev)
+    target = torch.tensor([position[q.path] for q in train_qs], device=dev)
+    starts = [torch.as_tensor(index.types_at(q.topic), device=dev) for q in train_qs]
+    best, done = (-1.0, {}, None, 0), 0
+    for epoch in range(epochs):
+        reader.train()
+        perm = rng.permutation(len(train_qs))
+        total = 0.0
+        for lo in range(0, len(perm), batch_size):
+            rows = perm[lo:lo + batch_size].tolist()
+            logits = reader([train_qs[i].text for i in rows])
+            offered = torch.stack([torch.isin(first, starts[i]) for i in rows])
+            loss = nn.functional.cross_entropy(logits.masked_fill(~offered, -1e4), target[rows])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(rows)
+            if (lo // batch_size) % 100 == 99:
+                log(f"epoch {epoch + 1}: {lo + len(rows):,}/{len(perm):,} questions, "
+                    f"loss {total / (lo + len(rows)):.4f} ({time.monotonic() - started:.0f} s)")
+            if time_budget and time.monotonic() - started > time_budget:
+                break
+        done = epoch + 1
+        sched.step()
+        hits, by_hops = _evaluate_paths(net, dev_qs, index, dev)
+        log(f"epoch {epoch + 1}: loss {total / max(len(train_qs), 1):.4f}, held-out Hits@1 {hits:.3f} "
+            f"{by_hops} ({time.monotonic() - started:.0f} s)")
+        if hits > best[0]:
+            best = (hits, by_hops, {k: v.detach().clone() for k, v in reader.saved_state().items()}, epoch + 1)
+        if time_budget and time.monotonic() - started > time_budget:
+            log("time budget reached")
+            break
+    hits, by_hops, state, kept = best
+    reader.load_saved(state)
+    log(f"keeping epoch {kept} (held-out Hits@1 {hits:.3f})")
+    net.eval()
+    return net, hits, by_hops, done
+
+
+@torch.no_grad()
+def _evaluate_paths(net, questions, index, dev, batch_size: int = 64):
+    """Held-out Hits@1 of the path reader: the best-matching path the topic can start that reaches something."""
+    net.eval()
+    hits, by = 0, {}
+    for lo in range(0, len(questions), batch_size):
+        batch = questions[lo:lo + batch_size]
+        logits = net.reader([q.text for q in batch]).cpu()
+        for q, row in zip(batch, logits):
+            starts = torch.as_tensor(index.types_at(q.topic))
+            row = row.masked_fill(~torch.isin(net.first.cpu(), starts), -1e4)
+            ok = False
+            for i in torch.argsort(row, descending=True)[:2 * net.top].tolist():
+                reached = index.follow(q.topic, net.paths[i])
+                if reached.size:
+                    ok = bool(np.isin(reached[0], q.answers))
+                    break
+            hits += ok
+            h = by.setdefault(len(q.path), [0, 0])
+            h[0] += ok
+            h[1] += 1
+    net.train()
+    return hits / max(len(questions), 1), {k: round(v[0] / v[1], 3) for k, v in sorted(by.items())}
 
 
 def _path_loss(out, batch, num_relations: int, dev, choice: str = "stop") -> torch.Tensor:
@@ -501,9 +602,17 @@ def load_reasoner(kg, model_dir=None):
     if hit is None or hit[0] != stamp:
         saved = torch.load(path, map_location="cpu", weights_only=False)
         cfg = saved["config"]
-        net = MultiHopReasoner(saved["relation_text"], hidden=cfg["hidden"], hops=cfg["hops"],
-                               choice=cfg.get("choice", "gates"), distinct=cfg.get("distinct", False))
-        load_weights(net, saved["state_dict"])
+        if cfg.get("choice") == PATHS:
+            from reasoning.gnn.paths import PathReasoner
+
+            paths = [tuple(p) for p in cfg["paths"]]
+            net = PathReasoner(paths, torch.zeros(len(paths), 384), 2 * len(cfg["relations"]), hops=cfg["hops"],
+                               layers=cfg["layers"])
+            net.reader.load_saved(saved["state_dict"])
+        else:
+            net = MultiHopReasoner(saved["relation_text"], hidden=cfg["hidden"], hops=cfg["hops"],
+                                   choice=cfg.get("choice", "gates"), distinct=cfg.get("distinct", False))
+            load_weights(net, saved["state_dict"])
         net.eval()
         meta = json.loads((folder / META_FILE).read_text()) if (folder / META_FILE).exists() else {}
         meta["relations"] = cfg["relations"]
@@ -654,20 +763,29 @@ def score_question(kg, question, *, model_dir=None, device: str | None = None):
     et = torch.as_tensor(typ, dtype=torch.long)
     topic = torch.zeros(len(nodes), 1)
     topic[[local[t] for t in topic_ids], 0] = 1.0
-    tokens, mask, sentence, distance = encode_questions([masked])
     dev = _device(device)
     net = net.to(dev)
+    common = {"edge_index": ei, "edge_type": et, "topic": topic[:, 0], "truncated": truncated,
+              "model_relations": meta["relations"], "masked": masked}
+    if not isinstance(net, MultiHopReasoner):  # the path reader
+        with torch.no_grad():
+            out = net(ei.to(dev), et.to(dev), topic.to(dev), [masked])
+        trace = {"paths": out.types[0].cpu(), "path_weights": out.weights[0].cpu(),
+                 "path_steps": [h[:, 0].cpu() for h in out.steps], "hop_weights": out.hop_weights(0).cpu(), **common}
+        return prep, topic_ids, nodes, out.scores[:, 0].cpu(), trace
+    tokens, mask, sentence, distance = encode_questions([masked])
     with torch.no_grad():
         out = net(ei.to(dev), et.to(dev), topic.to(dev), tokens.to(dev), mask.to(dev), sentence.to(dev),
                   distance.to(dev))
     trace = {"hop_scores": [h[:, 0].cpu() for h in out.hop_scores], "gates": [g[:, 0].cpu() for g in out.gates],
-             "hop_weights": out.hop_weights[0].cpu(), "edge_index": ei, "edge_type": et, "topic": topic[:, 0],
-             "truncated": truncated, "model_relations": meta["relations"], "masked": masked}
+             "hop_weights": out.hop_weights[0].cpu(), **common}
     return prep, topic_ids, nodes, out.scores[:, 0].cpu(), trace
 
 
 def _trace_path(trace, answer: int) -> list[tuple[int, int, int]]:
     """Local ``(from, directed type, to)`` edges that carried the most score to ``answer``, topic first."""
+    if "paths" in trace:
+        return _trace_along_path(trace, answer)
     weights = trace["hop_weights"]
     contrib = [float(weights[t]) * float(trace["hop_scores"][t][answer]) for t in range(len(weights))]
     hops = int(np.argmax(contrib)) + 1
@@ -681,6 +799,25 @@ def _trace_path(trace, answer: int) -> list[tuple[int, int, int]]:
         value = prev[ei[0, incoming]] * trace["gates"][t - 1][et[incoming]]
         best = int(incoming[int(value.argmax())])
         path.append((int(ei[0, best]), int(et[best]), cur))
+        cur = int(ei[0, best])
+    return list(reversed(path))
+
+
+def _trace_along_path(trace, answer: int) -> list[tuple[int, int, int]]:
+    """The path reader's evidence: back from ``answer`` along the heaviest candidate path that reached it."""
+    steps, weights, types = trace["path_steps"], trace["path_weights"], trace["paths"]
+    k = int((weights * steps[-1][answer]).argmax())
+    chain = [int(t) for t in types[k] if t >= 0]
+    ei, et = trace["edge_index"], trace["edge_type"]
+    path, cur = [], answer
+    for t in range(len(chain) - 1, -1, -1):
+        prev = trace["topic"] if t == 0 else steps[t - 1][:, k]
+        incoming = ((ei[1] == cur) & (et == chain[t])).nonzero().flatten()
+        incoming = incoming[prev[ei[0, incoming]] > 0]
+        if not incoming.numel():
+            break
+        best = int(incoming[0])
+        path.append((int(ei[0, best]), chain[t], cur))
         cur = int(ei[0, best])
     return list(reversed(path))
 
