@@ -53,6 +53,8 @@ def main(argv=None) -> None:
     parser.add_argument("--choice", default="paths",
                         help="how the question is read: paths (whole relation paths) or hop by hop: stop, frontier, gates")
     parser.add_argument("--layers", type=int, default=2, help="MiniLM layers the path reader fine-tunes")
+    parser.add_argument("--equivalent", type=int, default=0,
+                        help="also count as right any of the K best paths that reach the same answers (0: off)")
     parser.add_argument("--grammar", type=float, default=0.2, help="share of questions worded by the planner's paraphrases")
     parser.add_argument("--pairs", type=float, default=0.5, help="share of out-and-back hops worded as one idiom")
     parser.add_argument("--seed", type=int, default=0, help="seed of question generation and training")
@@ -81,7 +83,7 @@ def main(argv=None) -> None:
         report = train_reasoner(kg, epochs=args.epochs, num_questions=args.questions, device=args.device,
                                 time_budget=args.time_budget, batch_size=32, lr=args.lr, choice=args.choice,
                                 grammar=args.grammar, pairs=args.pairs, category=args.category, natural=args.natural,
-                                distinct=args.distinct, seed=args.seed, layers=args.layers,
+                                distinct=args.distinct, seed=args.seed, layers=args.layers, equivalent=args.equivalent,
                                 log=lambda m: print(m, flush=True))
         train_info = (f"{report.questions:,} generated questions, {report.epochs} epochs, "
                       f"{time.monotonic() - wall0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "

@@ -169,3 +169,34 @@ def test_distinct_reading_favours_a_word_that_singles_out_one_relation():
     # a model saved without the distinct reading loads into one without it (its relation_read unused)
     plain = MultiHopReasoner(labels, hidden=8)
     load_weights(plain, {k: v for k, v in plain.state_dict().items() if k != "relation_read"})
+
+
+def test_path_reasoner_moves_scores_along_whole_paths_and_drops_dead_ones():
+    """The path reader's propagation on the 4-node chain: each candidate path moves the topic's score one
+    relation per hop, a path that reaches nothing gets no weight, the topic is never an answer."""
+    from reasoning.gnn.paths import PathReasoner, type_paths
+    from reasoning.gnn.questions import PathIndex
+
+    graph = triples_to_tensors([("a", "r0", "b"), ("b", "r1", "c"), ("c", "r2", "d")])
+    paths = type_paths(PathIndex(graph), hops=3)
+    assert (0, 1, 2) in paths and (0, 3) in paths and (0, 2) not in paths  # r2 never follows r0
+    net = PathReasoner(paths, torch.randn(len(paths), 384), 6, top=2)
+    edges = torch.cat([EDGE_INDEX, EDGE_INDEX.flip(0)], dim=1)
+    types = torch.cat([EDGE_TYPE, EDGE_TYPE + 3])
+    topic = torch.zeros(4, 2)
+    topic[0, 0] = 1.0  # question 0 asks about node 0, question 1 about node 3
+    topic[3, 1] = 1.0
+    logits = torch.full((2, len(paths)), -5.0)
+    logits[0, paths.index((0, 1))] = 5.0  # r0 then r1: node 2
+    logits[0, paths.index((0, 1, 2))] = 4.0  # one more hop: node 3
+    logits[0, paths.index((0, 3))] = 6.0  # out and back: only the topic, which a path never returns to
+    logits[1, paths.index((5, 4))] = 5.0  # from node 3 back by r2 then r1: node 1
+    with torch.no_grad():
+        out = net(edges, types, topic, None, logits=logits)
+    assert out.scores.shape == (4, 2)
+    assert int(out.scores[:, 0].argmax()) == 2 and float(out.scores[3, 0]) > 0
+    assert float(out.scores[0, 0]) == 0.0 and int(out.scores[:, 1].argmax()) == 1
+    dead = out.paths[0].tolist().index(paths.index((0, 3)))
+    assert float(out.weights[0, dead]) == 0.0  # reaches nothing but the topic: dropped
+    assert float(out.weights[0].sum()) == pytest.approx(1.0)
+    assert out.hop_weights(0)[1] > out.hop_weights(0)[2] > 0

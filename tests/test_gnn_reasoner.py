@@ -65,9 +65,8 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gnn-store")
     kg = KnowledgeGraph.open(str(folder / "store"))
     kg.import_file(PEOPLE, "pipe")
-    # 30 short epochs: on so few questions the per-hop stop decision needs a few hundred steps to learn
-    # that "the born in of X" ends after one hop (seeds 0, 1 and 2 all pass with this budget)
-    report = train_reasoner(kg, epochs=30, num_questions=480, seed=0, exclude_topics={"Yuki Mori", "Felix Brandt"})
+    # the default path reader: 10 short epochs (about 2 minutes on one thread) give it a clear favourite path
+    report = train_reasoner(kg, epochs=10, num_questions=480, seed=0, exclude_topics={"Yuki Mori", "Felix Brandt"})
     yield kg, report
     kg.close()
 
@@ -80,6 +79,7 @@ def test_reasoner_learns_a_two_hop_pattern_from_generated_questions(trained):
     assert Path(report.model_dir).parent.name == "models"  # saved inside the store folder
     held_out = answer_question(kg, "what is the located in of the born in of [Yuki Mori]", k=3)
     assert held_out.top == "Japan", held_out.to_json()
+    assert held_out.answers[0].score > 0.5  # one path carries most of the weight
     evidence = [(s.subject, s.predicate, s.object) for s in held_out.answers[0].evidence]
     assert evidence == [("Yuki Mori", "born in", "Kyoto"), ("Kyoto", "located in", "Japan")]
     one_hop = answer_question(kg, "what is the born in of [Felix Brandt]", k=3)

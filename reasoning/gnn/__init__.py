@@ -4,6 +4,7 @@
 * :mod:`reasoning.gnn.convert` — KG <-> tensors, with the node and relation index maps; fingerprints.
 * :mod:`reasoning.gnn.questions` — training questions generated from the graph's own relation paths.
 * :mod:`reasoning.gnn.reasoner` — the multi-hop reasoner (``kgqa train reasoner``, ``--method gnn``).
+* :mod:`reasoning.gnn.paths` — its default question reader: whole relation paths matched by fine-tuned MiniLM.
 * :mod:`reasoning.gnn.linkpred` — link prediction (``kgqa train linkpred``, ``kgqa predict``).
 
 Importing this package registers the reasoner as ``"gnn"``; torch is imported only when a model runs.

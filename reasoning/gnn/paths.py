@@ -35,7 +35,7 @@ from reasoning.gnn.text import DIMENSION
 #: how many of a question's best-matching paths are propagated through the graph
 TOP_PATHS = 8
 #: the vocabulary keeps every path up to this many; past it, all 1-hop paths and the generated ones
-MAX_PATHS = 20_000
+MAX_PATHS = 5_000
 
 
 def type_paths(index, hops: int = 3, extra=(), limit: int = MAX_PATHS) -> list[tuple[int, ...]]:
