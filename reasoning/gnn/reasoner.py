@@ -391,49 +391,23 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
     opt = torch.optim.Adam([{"params": others}, {"params": scalars, "lr": 10 * lr}], lr=lr)
     # the learning rate falls linearly to a tenth over the epochs: late epochs refine instead of jumping
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0 - 0.9 * e / max(epochs - 1, 1))
-    done_epochs = 0
-    best = (-1.0, None, None, 0)  # held-out Hits@1, its per-hop split, weights, epoch
-    for epoch in range(epochs):
-        net.train()
-        perm = rng.permutation(len(train_qs))
-        total = 0.0
-        for lo in range(0, len(perm), batch_size):
-            batch = [train_qs[i] for i in perm[lo:lo + batch_size]]
-            topic, tokens, mask, sentence, distance = _batch_inputs(batch, encoded, graph.num_nodes, dev)
-            target = torch.zeros(graph.num_nodes, len(batch), device=dev)
-            for j, q in enumerate(batch):
-                target[torch.as_tensor(q.answers, device=dev), j] = 1.0
-            out = net(edge_index, edge_type, topic, tokens, mask, sentence, distance)
-            loss = nn.functional.binary_cross_entropy(out.scores.clamp(1e-6, 1 - 1e-6), target,
-                                                      reduction="sum") / len(batch)
-            loss = loss + _path_loss(out, batch, net.num_types // 2, dev, choice=net.choice)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 10.0)
-            opt.step()
-            total += float(loss.detach()) * len(batch)
-            if (lo // batch_size) % 100 == 99:
-                log(f"epoch {epoch + 1}: {lo + len(batch):,}/{len(perm):,} questions, "
-                    f"loss {total / (lo + len(batch)):.4f} ({time.monotonic() - started:.0f} s)")
-            if time_budget and time.monotonic() - started > time_budget:
-                break
-        done_epochs = epoch + 1
-        sched.step()
-        hits, by_hops = _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev)
-        log(f"epoch {epoch + 1}: loss {total / max(len(train_qs), 1):.4f}, held-out Hits@1 {hits:.3f} "
-            f"{by_hops} ({time.monotonic() - started:.0f} s)")
-        if hits > best[0]:
-            best = (hits, by_hops, {k: v.detach().clone() for k, v in net.state_dict().items()}, epoch + 1)
-        if time_budget and time.monotonic() - started > time_budget:
-            log("time budget reached")
-            break
-    # the epoch that answered the held-out generated questions best is kept (they wobble between epochs)
-    hits, by_hops, state, kept = best
-    if state is not None:
-        net.load_state_dict(state)
-        log(f"keeping epoch {kept} (held-out Hits@1 {hits:.3f})")
-    else:
-        hits, by_hops = _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev)
+
+    def step(rows):
+        batch = [train_qs[i] for i in rows]
+        topic, tokens, mask, sentence, distance = _batch_inputs(batch, encoded, graph.num_nodes, dev)
+        target = torch.zeros(graph.num_nodes, len(batch), device=dev)
+        for j, q in enumerate(batch):
+            target[torch.as_tensor(q.answers, device=dev), j] = 1.0
+        out = net(edge_index, edge_type, topic, tokens, mask, sentence, distance)
+        loss = nn.functional.binary_cross_entropy(out.scores.clamp(1e-6, 1 - 1e-6), target,
+                                                  reduction="sum") / len(batch)
+        return loss + _path_loss(out, batch, net.num_types // 2, dev, choice=net.choice)
+
+    hits, by_hops, done_epochs = _fit(
+        net, opt, sched, step, len(train_qs), epochs=epochs, batch_size=batch_size, rng=rng, started=started,
+        time_budget=time_budget, log=log, clip=10.0,
+        evaluate=lambda: _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev),
+        snapshot=lambda: {k: v.detach().clone() for k, v in net.state_dict().items()}, restore=net.load_state_dict)
     config = {"hidden": hidden, "hops": hops, "choice": choice, "distinct": distinct, "relations": graph.relations}
     state = {"state_dict": net.cpu().state_dict(), "relation_text": relation_text, "config": config}
     return _save(kg, out_dir, state, graph, len(questions), done_epochs, started, dev, hits, by_hops)
@@ -451,6 +425,47 @@ def _save(kg, out_dir: Path, state: dict, graph, questions: int, done_epochs: in
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=1))
     _LOADED.pop(str(out_dir), None)
     return report
+
+
+def _fit(module, opt, sched, step, n: int, *, epochs, batch_size, rng, started, time_budget, log, evaluate,
+         snapshot, restore, clip: float | None = None):
+    """The training loop of both readers: shuffled batches, ``step(rows)`` returns a batch's loss; after each
+    epoch ``evaluate()`` gives held-out ``(hits, by_hops)`` and the best epoch's ``snapshot()`` is restored at
+    the end (held-out Hits@1 wobbles between epochs). Returns ``(hits, by_hops, epochs run)``."""
+    best, done = (-1.0, {}, None, 0), 0
+    for epoch in range(epochs):
+        module.train()
+        perm = rng.permutation(n)
+        total = 0.0
+        for lo in range(0, n, batch_size):
+            rows = perm[lo:lo + batch_size].tolist()
+            loss = step(rows)
+            opt.zero_grad()
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(module.parameters(), clip)
+            opt.step()
+            total += float(loss.detach()) * len(rows)
+            if (lo // batch_size) % 100 == 99:
+                log(f"epoch {epoch + 1}: {lo + len(rows):,}/{n:,} questions, "
+                    f"loss {total / (lo + len(rows)):.4f} ({time.monotonic() - started:.0f} s)")
+            if time_budget and time.monotonic() - started > time_budget:
+                break
+        done = epoch + 1
+        sched.step()
+        hits, by_hops = evaluate()
+        log(f"epoch {epoch + 1}: loss {total / max(n, 1):.4f}, held-out Hits@1 {hits:.3f} "
+            f"{by_hops} ({time.monotonic() - started:.0f} s)")
+        if hits > best[0]:
+            best = (hits, by_hops, snapshot(), epoch + 1)
+        if time_budget and time.monotonic() - started > time_budget:
+            log("time budget reached")
+            break
+    hits, by_hops, state, kept = best
+    if state is not None:
+        restore(state)
+        log(f"keeping epoch {kept} (held-out Hits@1 {hits:.3f})")
+    return hits, by_hops, done
 
 
 def _train_paths(graph, index, train_qs, dev_qs, *, epochs, hops, batch_size, lr, layers, seed, dev, rng, started,
@@ -476,48 +491,26 @@ def _train_paths(graph, index, train_qs, dev_qs, *, epochs, hops, batch_size, lr
     first = net.first.to(dev)
     target = torch.tensor([position[q.path] for q in train_qs], device=dev)
     starts = [torch.as_tensor(index.types_at(q.topic), device=dev) for q in train_qs]
-    best, done = (-1.0, {}, None, 0), 0
-    for epoch in range(epochs):
-        reader.train()
-        perm = rng.permutation(len(train_qs))
-        total = 0.0
-        for lo in range(0, len(perm), batch_size):
-            rows = perm[lo:lo + batch_size].tolist()
-            logits = reader([train_qs[i].text for i in rows])
-            offered = torch.stack([torch.isin(first, starts[i]) for i in rows])
-            logits = logits.masked_fill(~offered, -1e4)
-            right = nn.functional.one_hot(target[rows], logits.size(1)).bool()
-            if equivalent:  # a best-matching path that reaches exactly the same answers is right too
-                with torch.no_grad():
-                    top = logits.topk(min(equivalent, logits.size(1)), dim=1).indices.tolist()
-                for j, i in enumerate(rows):
-                    q = train_qs[i]
-                    for c in top[j]:
-                        if not right[j, c] and np.array_equal(index.follow(q.topic, net.paths[c]), q.answers):
-                            right[j, c] = True
-            loss = (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~right, -1e4), 1)).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(rows)
-            if (lo // batch_size) % 100 == 99:
-                log(f"epoch {epoch + 1}: {lo + len(rows):,}/{len(perm):,} questions, "
-                    f"loss {total / (lo + len(rows)):.4f} ({time.monotonic() - started:.0f} s)")
-            if time_budget and time.monotonic() - started > time_budget:
-                break
-        done = epoch + 1
-        sched.step()
-        hits, by_hops = _evaluate_paths(net, dev_qs, index, dev)
-        log(f"epoch {epoch + 1}: loss {total / max(len(train_qs), 1):.4f}, held-out Hits@1 {hits:.3f} "
-            f"{by_hops} ({time.monotonic() - started:.0f} s)")
-        if hits > best[0]:
-            best = (hits, by_hops, {k: v.detach().clone() for k, v in reader.saved_state().items()}, epoch + 1)
-        if time_budget and time.monotonic() - started > time_budget:
-            log("time budget reached")
-            break
-    hits, by_hops, state, kept = best
-    reader.load_saved(state)
-    log(f"keeping epoch {kept} (held-out Hits@1 {hits:.3f})")
+
+    def step(rows):
+        logits = reader([train_qs[i].text for i in rows])
+        offered = torch.stack([torch.isin(first, starts[i]) for i in rows])
+        logits = logits.masked_fill(~offered, -1e4)
+        right = nn.functional.one_hot(target[rows], logits.size(1)).bool()
+        if equivalent:  # a best-matching path that reaches exactly the same answers is right too
+            with torch.no_grad():
+                top = logits.topk(min(equivalent, logits.size(1)), dim=1).indices.tolist()
+            for j, i in enumerate(rows):
+                q = train_qs[i]
+                for c in top[j]:
+                    if not right[j, c] and np.array_equal(index.follow(q.topic, net.paths[c]), q.answers):
+                        right[j, c] = True
+        return (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~right, -1e4), 1)).mean()
+
+    hits, by_hops, done = _fit(
+        reader, opt, sched, step, len(train_qs), epochs=epochs, batch_size=batch_size, rng=rng, started=started,
+        time_budget=time_budget, log=log, evaluate=lambda: _evaluate_paths(net, dev_qs, index, dev),
+        snapshot=lambda: {k: v.detach().clone() for k, v in reader.saved_state().items()}, restore=reader.load_saved)
     net.eval()
     return net, hits, by_hops, done
 
@@ -526,7 +519,7 @@ def _train_paths(graph, index, train_qs, dev_qs, *, epochs, hops, batch_size, lr
 def _evaluate_paths(net, questions, index, dev, batch_size: int = 64):
     """Held-out Hits@1 of the path reader: the best-matching path the topic can start that reaches something."""
     net.eval()
-    hits, by = 0, {}
+    results = []
     for lo in range(0, len(questions), batch_size):
         batch = questions[lo:lo + batch_size]
         logits = net.reader([q.text for q in batch]).cpu()
@@ -539,12 +532,9 @@ def _evaluate_paths(net, questions, index, dev, batch_size: int = 64):
                 if reached.size:
                     ok = bool(np.isin(reached[0], q.answers))
                     break
-            hits += ok
-            h = by.setdefault(len(q.path), [0, 0])
-            h[0] += ok
-            h[1] += 1
+            results.append((len(q.path), ok))
     net.train()
-    return hits / max(len(questions), 1), {k: round(v[0] / v[1], 3) for k, v in sorted(by.items())}
+    return _hit_rates(results)
 
 
 def _path_loss(out, batch, num_relations: int, dev, choice: str = "stop") -> torch.Tensor:
@@ -589,22 +579,28 @@ def _doubled(graph: GraphTensors):
     return with_inverse_edges(graph.edge_index, graph.edge_type, graph.num_relations)
 
 
+def _hit_rates(results) -> tuple[float, dict]:
+    """Hits@1 overall and by hop count from ``(hops, hit)`` pairs."""
+    by: dict = {}
+    for hops, ok in results:
+        by.setdefault(hops, []).append(ok)
+    overall = sum(ok for _, ok in results) / max(len(results), 1)
+    return overall, {k: round(sum(v) / len(v), 3) for k, v in sorted(by.items())}
+
+
 @torch.no_grad()
 def _evaluate(net, questions, encoded, graph, edge_index, edge_type, dev, batch_size: int = 64):
     net.eval()
-    hits, by = 0, {}
+    results = []
     for lo in range(0, len(questions), batch_size):
         batch = questions[lo:lo + batch_size]
         topic, tokens, mask, sentence, distance = _batch_inputs(batch, encoded, graph.num_nodes, dev)
         best = net(edge_index, edge_type, topic, tokens, mask, sentence, distance).scores.argmax(0).cpu().numpy()
         for q, b in zip(batch, best):
             ok = bool(np.isin(b, q.answers))
-            hits += ok
-            h = by.setdefault(len(q.path), [0, 0])
-            h[0] += ok
-            h[1] += 1
+            results.append((len(q.path), ok))
     net.train()
-    return hits / max(len(questions), 1), {k: round(v[0] / v[1], 3) for k, v in sorted(by.items())}
+    return _hit_rates(results)
 
 
 # ---------------------------------------------------------------------------------------------- loading
