@@ -51,7 +51,8 @@ def main(argv=None) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (train_reasoner's default)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--choice", default="paths",
-                        help="how the question is read: paths (whole relation paths) or hop by hop: stop, frontier, gates")
+                        help="how the question is read: paths (whole relation paths), or hop by hop: "
+                             "stop, frontier, gates")
     parser.add_argument("--layers", type=int, default=2, help="MiniLM layers the path reader fine-tunes")
     parser.add_argument("--equivalent", type=int, default=0,
                         help="also count as right any of the K best paths that reach the same answers (0: off)")
