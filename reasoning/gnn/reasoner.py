@@ -363,7 +363,7 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
     held = max(1, len(questions) // 20)
     dev_qs = [questions[i] for i in order[:held]]
     train_qs = [questions[i] for i in order[held:]]
-    if choice == "paths":
+    if choice == PATHS:
         net, hits, by_hops, done_epochs = _train_paths(graph, index, train_qs, dev_qs, epochs=epochs, hops=hops,
                                                        batch_size=batch_size, lr=lr, layers=layers, seed=seed,
                                                        dev=dev, rng=rng, started=started, time_budget=time_budget,
@@ -807,18 +807,7 @@ def _trace_path(trace, answer: int) -> list[tuple[int, int, int]]:
     weights = trace["hop_weights"]
     contrib = [float(weights[t]) * float(trace["hop_scores"][t][answer]) for t in range(len(weights))]
     hops = int(np.argmax(contrib)) + 1
-    ei, et = trace["edge_index"], trace["edge_type"]
-    path, cur = [], answer
-    for t in range(hops, 0, -1):
-        incoming = (ei[1] == cur).nonzero().flatten()
-        if not incoming.numel():
-            break
-        prev = trace["topic"] if t == 1 else trace["hop_scores"][t - 2]
-        value = prev[ei[0, incoming]] * trace["gates"][t - 1][et[incoming]]
-        best = int(incoming[int(value.argmax())])
-        path.append((int(ei[0, best]), int(et[best]), cur))
-        cur = int(ei[0, best])
-    return list(reversed(path))
+    return _walk_back(trace, answer, [trace["topic"]] + trace["hop_scores"][:hops - 1], trace["gates"][:hops])
 
 
 def _trace_along_path(trace, answer: int) -> list[tuple[int, int, int]]:
@@ -826,16 +815,22 @@ def _trace_along_path(trace, answer: int) -> list[tuple[int, int, int]]:
     steps, weights, types = trace["path_steps"], trace["path_weights"], trace["paths"]
     k = int((weights * steps[-1][answer]).argmax())
     chain = [int(t) for t in types[k] if t >= 0]
+    gates = nn.functional.one_hot(torch.tensor(chain), 2 * len(trace["model_relations"])).float()
+    return _walk_back(trace, answer, [trace["topic"]] + [h[:, k] for h in steps[:len(chain) - 1]], list(gates))
+
+
+def _walk_back(trace, answer: int, reached: list, gates: list) -> list[tuple[int, int, int]]:
+    """Back from ``answer`` over ``len(gates)`` hops: at hop ``t`` the incoming edge whose source held the most
+    score before it (``reached[t]``) times its relation's gate (``gates[t]``)."""
     ei, et = trace["edge_index"], trace["edge_type"]
     path, cur = [], answer
-    for t in range(len(chain) - 1, -1, -1):
-        prev = trace["topic"] if t == 0 else steps[t - 1][:, k]
-        incoming = ((ei[1] == cur) & (et == chain[t])).nonzero().flatten()
-        incoming = incoming[prev[ei[0, incoming]] > 0]
+    for t in range(len(gates) - 1, -1, -1):
+        incoming = (ei[1] == cur).nonzero().flatten()
         if not incoming.numel():
             break
-        best = int(incoming[0])
-        path.append((int(ei[0, best]), chain[t], cur))
+        value = reached[t][ei[0, incoming]] * gates[t][et[incoming]]
+        best = int(incoming[int(value.argmax())])
+        path.append((int(ei[0, best]), int(et[best]), cur))
         cur = int(ei[0, best])
     return list(reversed(path))
 
