@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import copy
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from reasoning.gnn.layers import QuestionRelationConv
-from reasoning.gnn.text import DIMENSION
+from reasoning.gnn.text import DIMENSION, MAX_TOKENS
 
 #: how many of a question's best-matching paths are propagated through the graph
 TOP_PATHS = 8
@@ -91,8 +92,11 @@ def path_wordings(path, graph, wordings, rng: random.Random, cache: dict, n: int
 
 
 def path_vectors(paths, graph, wordings, seed: int = 0, n: int = 12, log=None) -> torch.Tensor:
-    """``[P, 384]`` unit vectors: the mean MiniLM vector of each path's wordings (the base model, frozen)."""
-    from reasoning.gnn.text import encode_items
+    """``[P, 384]`` unit vectors: the mean MiniLM vector of each path's wordings (the base model, frozen).
+
+    Encoded by :func:`nlp.encoder.embed` without its cache: tens of thousands of one-off wordings would
+    only crowd out the strings worth keeping."""
+    from nlp.encoder import embed
 
     rng, cache = random.Random(seed), {}
     texts, owner = [], []
@@ -103,8 +107,8 @@ def path_vectors(paths, graph, wordings, seed: int = 0, n: int = 12, log=None) -
     out = torch.zeros(len(paths), DIMENSION)
     step = 4096
     for lo in range(0, len(texts), step):
-        vecs = torch.stack([item[1] for item in encode_items(texts[lo:lo + step])])
-        out.index_add_(0, torch.as_tensor(owner[lo:lo + step]), vecs.float())
+        vecs = torch.from_numpy(embed(texts[lo:lo + step], max_length=MAX_TOKENS, cache=False))
+        out.index_add_(0, torch.as_tensor(owner[lo:lo + step]), vecs)
         if log and len(texts) > step:
             log(f"worded paths: {min(lo + step, len(texts)):,}/{len(texts):,} wordings encoded")
     return nn.functional.normalize(out, dim=-1)
@@ -236,12 +240,16 @@ class PathReasoner(nn.Module):
         return PathOutput(scores, cand.indices, weights, steps, types)
 
 
+@dataclass
 class PathOutput:
-    """Scores ``[N, Q]``, the candidate paths ``[Q, k]`` (vocabulary ids) with their weights ``[Q, k]``
-    and directed types ``[Q, k, hops]``, and each hop's reach ``[N, Q, k]``."""
+    """Scores ``[N, Q]``, the candidate paths ``[Q, k]`` (vocabulary ids) with their weights ``[Q, k]``,
+    each hop's reach ``[N, Q, k]`` and the paths' directed types ``[Q, k, hops]``."""
 
-    def __init__(self, scores, paths, weights, steps, types):
-        self.scores, self.paths, self.weights, self.steps, self.types = scores, paths, weights, steps, types
+    scores: torch.Tensor
+    paths: torch.Tensor
+    weights: torch.Tensor
+    steps: list
+    types: torch.Tensor
 
     def hop_weights(self, q: int = 0) -> torch.Tensor:
         """How much weight the paths of each length carry for question ``q``, ``[hops]``."""

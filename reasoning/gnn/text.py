@@ -20,7 +20,8 @@ import torch
 DIMENSION = 384
 #: the word that stands for the topic entity in every question the reasoner reads
 TOPIC = "X"
-_MAX_TOKENS = 40
+#: word pieces read per question (and per path wording, :mod:`reasoning.gnn.paths`)
+MAX_TOKENS = 40
 #: token distances to the topic are clipped here (and this value also means "no topic in the text")
 MAX_DISTANCE = 15
 _cache: "OrderedDict[str, tuple]" = OrderedDict()
@@ -41,7 +42,7 @@ def _encode(texts: list[str], batch_size: int = 128):
     with torch.inference_mode():
         for lo in range(0, len(order), batch_size):
             idx = order[lo:lo + batch_size]
-            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=_MAX_TOKENS,
+            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS,
                             return_tensors="pt")
             hidden = model(**enc).last_hidden_state
             mask = enc["attention_mask"].bool()
