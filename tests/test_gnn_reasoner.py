@@ -155,3 +155,21 @@ def test_plain_english_wording_names_every_hop():
         assert "language" in back and any(w in back for w in ("same", "shar", "also", "other", "co-"))
     with_nouns = {natural_question([3], words, 3, rng, category_nouns=("film",)) for _ in range(80)}
     assert any("films" in q for q in with_nouns)
+
+
+def test_participle_labels_read_as_verbs_only_before_a_noun():
+    """"starred actors" has a verb ("who starred alongside X", "the co-stars of X", "the X starred films");
+    "located in" is a participle before a preposition and must not be worded as a verb ("the co-locates of X")."""
+    import random
+
+    from reasoning.gnn.wording import Forms, natural_question
+
+    assert (Forms("starred actors").base, Forms("located in").verb, Forms("located in").nouns) == ("star", None, ["located in"])
+    rng = random.Random(0)
+    words = [["starred actors"], ["located in"]]  # types 0, 1 forward, 2, 3 inverse
+    co = {natural_question([2, 0], words, 2, rng, pairs=1.0) for _ in range(200)}  # X <-actor- film -actor-> who
+    assert any("co-star" in q for q in co) and any("together with" in q for q in co)
+    films = {natural_question([2, 0], words, 2, rng, pairs=0.0) for _ in range(300)}
+    assert any("X starred" in q for q in films)
+    located = {natural_question(path, words, 2, rng, pairs=1.0) for path in ([1, 3], [3, 1]) for _ in range(200)}
+    assert located and not any(w in q for q in located for w in ("co-locates", "located by", "located together"))

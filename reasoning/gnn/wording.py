@@ -8,6 +8,8 @@ here knows any dataset):
   directed by X", "what did X direct";
 - ``"has N"``, ``"in N"`` and plain noun labels (``"has genre"``, ``"in language"``, ``"release
   year"``) have a noun: "the genre of X", "the things whose language is X", "the things in X";
+- a participle before a noun (``"starred actors"``) gives a verb as well: "who starred in X", "the X
+  starred films", "the co-stars of X"; before a preposition (``"located in"``) it stays a plain label;
 - two hops out and back along one relation are one idiom: "the things with the same director as X",
   "the things that share writers with X", "the co-writers of X".
 
@@ -105,14 +107,14 @@ class Forms:
         else:
             self.kind = "noun"
             self.nouns = [wording]
-            if len(words) >= 2 and re.search(r"[a-z]ed$", low[0]):
+            if len(words) >= 2 and re.search(r"[a-z]ed$", low[0]) and low[-1] not in _PREPOSITIONS:
                 # a participle before the noun gives a verb too: "starred actors" = those who starred in X
                 self.verb = words[0]
                 self.base = base_form(self.verb)
                 self.past = self.verb
         # the head of a noun phrase is its last word unless an "of" follows it: "release year" -> "year"
         head = self.nouns[0].split()
-        if len(head) >= 2 and "of" not in [w.lower() for w in head]:
+        if len(head) >= 2 and "of" not in [w.lower() for w in head] and head[-1].lower() not in _PREPOSITIONS:
             self.nouns.append(head[-1])
 
     @property
@@ -152,7 +154,7 @@ def noun_phrase(forms: Forms, forward: bool, inner: str, rng: random.Random, thi
     if forward:
         options = [f"the {forms.noun(rng)} of {inner}", f"the {forms.noun(rng)} of {inner}"]
         if _possessive(inner):
-            options.append(f"{inner}'s {forms.noun(rng)}")
+            options += [f"{inner}'s {forms.noun(rng)}", f"the {inner} {forms.noun(rng)}"]
         if forms.kind == "passive":
             options += [f"the {rng.choice(_PERSON)} who {forms.past} {inner}", f"whoever {forms.past} {inner}"]
         elif forms.verb:
@@ -162,6 +164,8 @@ def noun_phrase(forms: Forms, forward: bool, inner: str, rng: random.Random, thi
         options = [f"the {things} {forms.verb} by {inner}", f"the {things} that {inner} {forms.past}",
                    f"what {inner} {forms.past}", f"the {things} {inner} {forms.past}",
                    f"{things} {forms.verb} by {inner}"]
+        if _possessive(inner):  # a name before a participle: "the X directed films"
+            options += [f"{inner} {forms.verb} {things}", f"the {inner} {forms.verb} {things}"]
     elif forms.kind == "prep":
         options = [f"the {things} {forms.prep} {inner}", f"the {things} whose {forms.noun(rng, False)} is {inner}",
                    f"the {things} with {forms.noun(rng, False)} {inner}"]
@@ -171,6 +175,8 @@ def noun_phrase(forms: Forms, forward: bool, inner: str, rng: random.Random, thi
                      if forms.verb else []),
                    *([f"the {things} {forms.when} in {inner}"] if forms.when else []),
                    f"the {things} that have {inner} as {forms.noun(rng, False)}", f"{things} with {inner}"]
+        if forms.verb and _possessive(inner):  # "the X starred films"
+            options += [f"{inner} {forms.past} {things}", f"the {inner} {forms.past} {things}"]
     return rng.choice(options)
 
 
@@ -233,6 +239,9 @@ def pair_phrase(forms: Forms, same: bool, inner: str, rng: random.Random, things
                         f"the {things} whose {plural(noun)} also {forms.past} {inner}",
                         f"the {things} the {noun} of {inner} also {forms.past}",
                         f"what the {noun} of {inner} also {forms.past}"]
+        elif forms.verb:  # "starred actors": the films the actors of X also starred in
+            options += [f"the {things} the {noun} of {inner} also {forms.past} in",
+                        f"the other {things} the {noun} in {inner} {forms.past} in"]
         return rng.choice(options)
     noun = forms.noun(rng)
     options = [f"the co-{plural(noun)} of {inner}", f"the {plural(noun)} together with {inner}",
@@ -240,17 +249,27 @@ def pair_phrase(forms: Forms, same: bool, inner: str, rng: random.Random, things
     if forms.kind == "passive":
         options += [f"the people who {forms.past} {_things(rng, ())} with {inner}",
                     f"the ones who co-{forms.past} with {inner}", f"those who {forms.base} with {inner}"]
+    elif forms.verb:  # "starred actors" -> "the co-stars of X", "those who starred together with X"
+        options += [f"the co-{plural(forms.base)} of {inner}", f"the co-{plural(forms.base)} of {inner}",
+                    f"those who {forms.past} together with {inner}", f"the ones who {forms.past} alongside {inner}"]
     return rng.choice(options)
 
 
 def pair_question(forms: Forms, same: bool, inner: str, rng: random.Random, things: str) -> str:
     phrase = pair_phrase(forms, same, inner, rng, things)
-    if same and forms.kind == "passive" and rng.random() < 0.3:
-        # "the director of X also directed which films"
-        return rng.choice((f"the {forms.noun(rng, False)} of {inner} also {forms.past} which {things}",
-                           f"what else did the {forms.noun(rng, False)} of {inner} {forms.base}"))
-    if not same and forms.kind == "passive" and rng.random() < 0.3:
-        return rng.choice((f"who co-{forms.past} {things} with {inner}", f"who {forms.past} {things} with {inner}"))
+    if same and forms.verb and rng.random() < 0.3:
+        # "the director of X also directed which films", "the actors in X also starred in which films"
+        prep = "" if forms.kind == "passive" else " in"
+        noun = forms.noun(rng)
+        return rng.choice((f"the {noun} of {inner} also {forms.past}{prep} which {things}",
+                           f"the {noun} in {inner} also {forms.past}{prep} which {things}",
+                           f"what else did the {noun} of {inner} {forms.base}{prep}",
+                           f"which other {things} did the {noun} of {inner} {forms.base}{prep}"))
+    if not same and forms.verb and rng.random() < 0.3:
+        if forms.kind == "passive":
+            return rng.choice((f"who co-{forms.past} {things} with {inner}", f"who {forms.past} {things} with {inner}"))
+        return rng.choice((f"who is a co-{forms.base} of {inner}", f"{inner} is a co-{forms.base} of who",
+                           f"{inner} {forms.past} together with who", f"who {forms.past} in {things} with {inner}"))
     return _wrap(phrase, rng)
 
 
