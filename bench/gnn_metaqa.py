@@ -63,6 +63,9 @@ def main(argv=None) -> None:
     parser.add_argument("--natural", type=float, default=0.5, help="share of questions worded in plain English (reasoning/gnn/wording.py)")
     parser.add_argument("--distinct", action="store_true",
                         help="match words to relation labels relative to the average label (MultiHopReasoner distinct=)")
+    parser.add_argument("--zero-shot", type=float, default=None,
+                        help="weight of the untouched MiniLM's match added when answering (path reader; default: "
+                             "train_reasoner's, or the saved model's with --skip-train)")
     parser.add_argument("--skip-train", action="store_true", help="evaluate the model already in the store")
     args = parser.parse_args(argv)
 
@@ -71,7 +74,8 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(args.threads)
     from kg import KnowledgeGraph
-    from reasoning.gnn.reasoner import is_trained, prepare, score_question, train_reasoner
+    from reasoning.gnn.paths import ZERO_SHOT
+    from reasoning.gnn.reasoner import is_trained, load_reasoner, prepare, score_question, train_reasoner
 
     kg = KnowledgeGraph.open(str(args.store))
     if not kg.has_document("metaqa-kb"):
@@ -85,11 +89,16 @@ def main(argv=None) -> None:
                                 time_budget=args.time_budget, batch_size=32, lr=args.lr, choice=args.choice,
                                 grammar=args.grammar, pairs=args.pairs, category=args.category, natural=args.natural,
                                 distinct=args.distinct, seed=args.seed, layers=args.layers, equivalent=args.equivalent,
-                                log=lambda m: print(m, flush=True))
+                                zero_shot=ZERO_SHOT if args.zero_shot is None else args.zero_shot, log=lambda m: print(m, flush=True))
         train_info = (f"{report.questions:,} generated questions, {report.epochs} epochs, "
                       f"{time.monotonic() - wall0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "
                       f"({args.threads} threads), held-out generated Hits@1 {report.held_out_hits1:.3f}")
         print(train_info, flush=True)
+    net, _ = load_reasoner(kg)
+    if args.zero_shot is not None and hasattr(net, "reader"):  # loaded once and kept: answering below uses it
+        net.reader.zero_shot = args.zero_shot
+    if hasattr(net, "reader"):
+        train_info += f", zero-shot weight {net.reader.zero_shot:g}"
     prep = prepare(kg)
     from reasoning.gnn.text import encode_items, mask_topic
 

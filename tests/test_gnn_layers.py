@@ -200,3 +200,28 @@ def test_path_reasoner_moves_scores_along_whole_paths_and_drops_dead_ones():
     assert float(out.weights[0, dead]) == 0.0  # reaches nothing but the topic: dropped
     assert float(out.weights[0].sum()) == pytest.approx(1.0)
     assert out.hop_weights(0)[1] > out.hop_weights(0)[2] > 0
+
+
+def test_path_reader_adds_the_untouched_encoders_match_only_when_answering():
+    """The zero-shot prior: eval-mode logits are the tuned match plus ``zero_shot * 20`` times the untouched
+    MiniLM's cosine; training sees the tuned match alone; nothing new is saved."""
+    from reasoning.gnn.paths import PRIOR_SCALE, PathReader
+
+    vectors = torch.nn.functional.normalize(torch.randn(5, 384), dim=-1)
+    texts = ["who directed X", "the films written by X"]
+    plain, mixed = PathReader(vectors, zero_shot=0.0), PathReader(vectors, zero_shot=0.5)
+    with torch.no_grad():
+        mixed.head.weight.mul_(-1.0)  # a "tuned" reader that no longer agrees with the untouched encoder
+        mixed.train()
+        mixed.encoder.eval()  # training mode for the reader, but no dropout, so the numbers compare
+        tuned_only = mixed(texts)
+        mixed.eval()
+        answering = mixed(texts)
+        untouched = mixed.untuned(texts) @ vectors.t()
+        plain.eval()
+        base = plain(texts)
+    assert torch.allclose(tuned_only, -base, atol=1e-4)  # the flipped head alone
+    assert torch.allclose(answering, tuned_only + 0.5 * PRIOR_SCALE * untouched, atol=1e-4)
+    # the untouched encoder's vectors are those an untrained reader starts from
+    assert torch.allclose(base, PRIOR_SCALE * untouched, atol=1e-4)
+    assert set(mixed.saved_state()) == set(plain.saved_state())

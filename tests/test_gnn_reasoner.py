@@ -96,6 +96,9 @@ def test_saved_model_reloads_and_warns_when_the_graph_changed(trained):
     _LOADED.clear()
     net, meta = load_reasoner(kg)
     assert meta["relations"] and net.hops == 3
+    from reasoning.gnn.paths import ZERO_SHOT
+
+    assert net.reader.zero_shot == ZERO_SHOT  # saved with the model, used when answering
     assert staleness(kg) is None
     import io
 
@@ -107,13 +110,15 @@ def test_saved_model_reloads_and_warns_when_the_graph_changed(trained):
 
 def test_untrained_store_says_what_to_do(tmp_path):
     from kg.errors import KGQAError
-    from reasoning.gnn.reasoner import answer_question, is_trained
+    from reasoning.gnn.reasoner import answer_question, is_trained, train_reasoner
 
     with KnowledgeGraph.open(str(tmp_path / "s")) as kg:
         kg.import_file(PEOPLE, "pipe")
         assert not is_trained(kg)
         with pytest.raises(KGQAError, match="kgqa train reasoner"):
             answer_question(kg, "where was [Yuki Mori] born")
+        with pytest.raises(KGQAError, match="weight of 0 or more"):
+            train_reasoner(kg, zero_shot=-1.0)
 
 
 @pytest.mark.slow

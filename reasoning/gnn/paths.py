@@ -14,6 +14,10 @@ whole question with every relation path the graph offers, each put into words:
    (a copy; the pipeline's own encoder is untouched), then a linear map: trained so a question's
    vector lands nearest the vector of the path that generated it, among the paths its topic can
    start (cross-entropy, :class:`PathReader`).
+4. **Zero-shot prior.** When answering (not while training), the untouched MiniLM's own cosine
+   between question and path vectors is added to the tuned match with weight ``zero_shot``: the
+   output-space mix of a fine-tuned and a zero-shot model that keeps the tuned reader from
+   forgetting wordings the generated questions never used (as in WiSE-FT, Wortsman et al. 2022).
 
 The answer scores then come from message passing: :class:`PathReasoner` moves the topic's score
 along each of the best-matching paths with a :class:`~reasoning.gnn.layers.QuestionRelationConv`
@@ -37,6 +41,11 @@ from reasoning.gnn.text import DIMENSION, MAX_TOKENS
 TOP_PATHS = 8
 #: the vocabulary keeps every path up to this many; past it, all 1-hop paths and the generated ones
 MAX_PATHS = 5_000
+#: default weight of the untouched MiniLM's cosine added to the tuned match when answering (chosen on
+#: MetaQA dev, 2-hop, with 0.25 / 0.5 / 1.0 tried: see the README)
+ZERO_SHOT = 0.5
+#: the cosine scale the tuned reader starts from; the zero-shot prior is ``zero_shot * PRIOR_SCALE * cosine``
+PRIOR_SCALE = 20.0
 
 
 def type_paths(index, hops: int = 3, extra=(), limit: int = MAX_PATHS) -> list[tuple[int, ...]]:
@@ -120,9 +129,10 @@ class PathReader(nn.Module):
     Args:
         path_vectors: ``[P, 384]`` from :func:`path_vectors`.
         layers: how many of MiniLM's top layers are fine-tuned (the rest stay frozen and are not saved).
+        zero_shot: weight of the untouched MiniLM's cosine added in eval mode (0 = the tuned match alone).
     """
 
-    def __init__(self, path_vectors: torch.Tensor, layers: int = 2):
+    def __init__(self, path_vectors: torch.Tensor, layers: int = 2, zero_shot: float = 0.0):
         super().__init__()
         from nlp.encoder import load_encoder
 
@@ -137,7 +147,8 @@ class PathReader(nn.Module):
         with torch.no_grad():
             self.head.weight.copy_(torch.eye(DIMENSION))
             self.head.bias.zero_()
-        self.scale = nn.Parameter(torch.tensor(20.0))
+        self.scale = nn.Parameter(torch.tensor(PRIOR_SCALE))
+        self.zero_shot = float(zero_shot)
         self.register_buffer("path_vectors", path_vectors.float())
 
     def embed(self, texts: list[str]) -> torch.Tensor:
@@ -151,7 +162,17 @@ class PathReader(nn.Module):
         return nn.functional.normalize(self.head(pooled), dim=-1)
 
     def forward(self, texts: list[str]) -> torch.Tensor:
-        return self.scale * self.embed(texts) @ self.path_vectors.t()
+        logits = self.scale * self.embed(texts) @ self.path_vectors.t()
+        if self.zero_shot and not self.training:
+            logits = logits + self.zero_shot * PRIOR_SCALE * self.untuned(texts) @ self.path_vectors.t()
+        return logits
+
+    def untuned(self, texts: list[str]) -> torch.Tensor:
+        """Unit question vectors ``[Q, 384]`` of the pipeline's own, untouched MiniLM (no gradients)."""
+        from nlp.encoder import embed
+
+        vectors = embed(list(texts), max_length=48, cache=False)
+        return torch.from_numpy(vectors).to(self.path_vectors.device)
 
     def saved_state(self) -> dict:
         """Only what training changed: the tuned layers, the head, the scale and the path vectors."""
@@ -189,6 +210,7 @@ class PathReasoner(nn.Module):
         num_types: ``2R``.
         layers: MiniLM layers fine-tuned by :class:`PathReader`.
         top: how many of the best-matching paths are propagated per question.
+        zero_shot: weight of the untouched MiniLM's match when answering, see :class:`PathReader`.
 
     Shapes:
         - **input:** doubled edges ``(2, E)`` / ``(E,)``, topic indicator ``(N, Q)``, ``Q`` masked question texts
@@ -196,10 +218,10 @@ class PathReasoner(nn.Module):
     """
 
     def __init__(self, paths, path_vectors: torch.Tensor, num_types: int, *, hops: int = 3, layers: int = 2,
-                 top: int = TOP_PATHS):
+                 top: int = TOP_PATHS, zero_shot: float = ZERO_SHOT):
         super().__init__()
         self.paths, self.hops, self.top, self.num_types = [tuple(p) for p in paths], hops, top, num_types
-        self.reader = PathReader(path_vectors, layers)
+        self.reader = PathReader(path_vectors, layers, zero_shot)
         self.register_buffer("path_types", padded_paths(self.paths, hops), persistent=False)
         self.register_buffer("first", first_types(self.paths), persistent=False)
         # moves scores along the gated relation only: no weights of its own

@@ -333,16 +333,19 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
                    lr: float = 1e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
                    choice: str = PATHS, grammar: float = 0.2, pairs: float = 0.5, category: float = 0.3,
                    natural: float = 0.5, distinct: bool = False, layers: int = 2, equivalent: int = 0,
-                   log=None) -> TrainReport:
+                   zero_shot: float | None = None, log=None) -> TrainReport:
     """Generate questions from the graph's own paths, train the reasoner on them, save it with a fingerprint.
 
     ``num_questions`` defaults to twice the number of facts, between 600 and 20,000; 5% are held out
     and their Hits@1 is reported. ``time_budget`` (seconds) stops training early.
     ``exclude_topics`` (labels or IRIs) never start a generated question: questions about them are held out.
-    The epoch with the best held-out Hits@1 is the one saved.
+    The epoch with the best held-out Hits@1 is the one saved. ``zero_shot`` (path reader) weighs the
+    untouched MiniLM's match added when answering (default :data:`reasoning.gnn.paths.ZERO_SHOT`; 0 = off).
     """
     if choice != PATHS and choice not in CHOICES:
         raise KGQAError(f"choice must be {PATHS!r} or one of {CHOICES}, not {choice!r}", code="E-GNN-CHOICE")
+    if zero_shot is not None and not zero_shot >= 0:
+        raise KGQAError(f"zero_shot must be a weight of 0 or more, not {zero_shot!r}", code="E-GNN-ZERO-SHOT")
     started = time.monotonic()
     log = log or (lambda msg: None)
     torch.manual_seed(seed)
@@ -367,9 +370,9 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
         net, hits, by_hops, done_epochs = _train_paths(graph, index, train_qs, dev_qs, epochs=epochs, hops=hops,
                                                        batch_size=batch_size, lr=lr, layers=layers, seed=seed,
                                                        dev=dev, rng=rng, started=started, time_budget=time_budget,
-                                                       log=log, equivalent=equivalent)
+                                                       log=log, equivalent=equivalent, zero_shot=zero_shot)
         config = {"choice": choice, "hops": hops, "layers": layers, "paths": [list(p) for p in net.paths],
-                  "relations": graph.relations}
+                  "relations": graph.relations, "zero_shot": net.reader.zero_shot}
         state = {"state_dict": net.reader.cpu().saved_state(), "config": config}
         return _save(kg, out_dir, state, graph, len(questions), done_epochs, started, dev, hits, by_hops)
     log(f"{len(questions):,} questions generated from {graph.num_edges:,} facts; encoding with MiniLM")
@@ -469,18 +472,19 @@ def _fit(module, opt, sched, step, n: int, *, epochs, batch_size, rng, started, 
 
 
 def _train_paths(graph, index, train_qs, dev_qs, *, epochs, hops, batch_size, lr, layers, seed, dev, rng, started,
-                 time_budget, log, equivalent: int = 0):
+                 time_budget, log, equivalent: int = 0, zero_shot: float | None = None):
     """Fine-tune the path reader (:mod:`reasoning.gnn.paths`): each generated question against the paths its
     topic can start, cross-entropy towards the path that generated it (and, with ``equivalent=K``, towards
     any of the K best-matching paths that reach exactly its answers). Returns ``(net, hits, by_hops, epochs)``."""
-    from reasoning.gnn.paths import PathReasoner, path_vectors, type_paths
+    from reasoning.gnn.paths import ZERO_SHOT, PathReasoner, path_vectors, type_paths
 
     paths = type_paths(index, hops, extra={q.path for q in train_qs})
     position = {p: i for i, p in enumerate(paths)}
     train_qs = [q for q in train_qs if q.path in position]
     log(f"{len(paths):,} relation paths in the graph; wording them")
     vectors = path_vectors(paths, graph, relation_wordings(graph), seed=seed, log=log)
-    net = PathReasoner(paths, vectors, index.num_types, hops=hops, layers=layers).to(dev)
+    net = PathReasoner(paths, vectors, index.num_types, hops=hops, layers=layers,
+                       zero_shot=ZERO_SHOT if zero_shot is None else zero_shot).to(dev)
     reader = net.reader
     tuned = [p for p in reader.encoder.parameters() if p.requires_grad]
     # MiniLM's layers move gently (a fifth of ``lr``), the new head twice as fast (measured on MetaQA dev, README)
@@ -621,11 +625,12 @@ def load_reasoner(kg, model_dir=None):
         saved = torch.load(path, map_location="cpu", weights_only=False)
         cfg = saved["config"]
         if cfg.get("choice") == PATHS:
-            from reasoning.gnn.paths import PathReasoner
+            from reasoning.gnn.paths import ZERO_SHOT, PathReasoner
 
             paths = [tuple(p) for p in cfg["paths"]]
+            # models saved before the zero-shot prior existed get the current default
             net = PathReasoner(paths, torch.zeros(len(paths), 384), 2 * len(cfg["relations"]), hops=cfg["hops"],
-                               layers=cfg["layers"])
+                               layers=cfg["layers"], zero_shot=cfg.get("zero_shot", ZERO_SHOT))
             net.reader.load_saved(saved["state_dict"])
         else:
             net = MultiHopReasoner(saved["relation_text"], hidden=cfg["hidden"], hops=cfg["hops"],

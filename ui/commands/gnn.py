@@ -26,6 +26,9 @@ def train_reasoner(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop training after this many seconds."),
     model_dir: Optional[str] = typer.Option(None, "--model-dir", help="Save here instead of <store>/models/reasoner."),
+    zero_shot: Optional[float] = typer.Option(
+        None, "--zero-shot", min=0.0,
+        help="Weight of the untouched MiniLM's question/path match added when answering (default 0.5; 0: off)."),
 ):
     """Train the multi-hop GNN reasoner on questions generated from the graph's own paths (no labels needed)."""
     from kg import KnowledgeGraph
@@ -35,7 +38,7 @@ def train_reasoner(
     try:
         with KnowledgeGraph.open(_store(store), create=False) as kg:
             report = train(kg, epochs=epochs, num_questions=questions, device=device, time_budget=time_budget,
-                           model_dir=model_dir, log=lambda msg: typer.echo(msg, err=True))
+                           model_dir=model_dir, zero_shot=zero_shot, log=lambda msg: typer.echo(msg, err=True))
     except KGQAError as err:
         fail(err)
     typer.echo(f"trained the reasoner on {report.questions:,} generated questions in {report.seconds:.0f} s "
