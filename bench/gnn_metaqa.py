@@ -89,7 +89,8 @@ def main(argv=None) -> None:
                                 time_budget=args.time_budget, batch_size=32, lr=args.lr, choice=args.choice,
                                 grammar=args.grammar, pairs=args.pairs, category=args.category, natural=args.natural,
                                 distinct=args.distinct, seed=args.seed, layers=args.layers, equivalent=args.equivalent,
-                                zero_shot=ZERO_SHOT if args.zero_shot is None else args.zero_shot, log=lambda m: print(m, flush=True))
+                                zero_shot=ZERO_SHOT if args.zero_shot is None else args.zero_shot,
+                                log=lambda m: print(m, flush=True))
         train_info = (f"{report.questions:,} generated questions, {report.epochs} epochs, "
                       f"{time.monotonic() - wall0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "
                       f"({args.threads} threads), held-out generated Hits@1 {report.held_out_hits1:.3f}")

@@ -14,10 +14,11 @@ whole question with every relation path the graph offers, each put into words:
    (a copy; the pipeline's own encoder is untouched), then a linear map: trained so a question's
    vector lands nearest the vector of the path that generated it, among the paths its topic can
    start (cross-entropy, :class:`PathReader`).
-4. **Zero-shot prior.** When answering (not while training), the untouched MiniLM's own cosine
-   between question and path vectors is added to the tuned match with weight ``zero_shot``: the
-   output-space mix of a fine-tuned and a zero-shot model that keeps the tuned reader from
-   forgetting wordings the generated questions never used (as in WiSE-FT, Wortsman et al. 2022).
+4. **Zero-shot prior.** When answering (not in training steps; the held-out check that picks the
+   saved epoch answers with it), the untouched MiniLM's own cosine between question and path
+   vectors is added to the tuned match with weight ``zero_shot``: an output-space mix of a
+   fine-tuned and a zero-shot model, which keeps the tuned reader from forgetting wordings the
+   generated questions never used (Wortsman et al. 2022 study such mixes beside WiSE-FT).
 
 The answer scores then come from message passing: :class:`PathReasoner` moves the topic's score
 along each of the best-matching paths with a :class:`~reasoning.gnn.layers.QuestionRelationConv`
