@@ -74,7 +74,6 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(args.threads)
     from kg import KnowledgeGraph
-    from reasoning.gnn.paths import ZERO_SHOT
     from reasoning.gnn.reasoner import is_trained, load_reasoner, prepare, score_question, train_reasoner
 
     kg = KnowledgeGraph.open(str(args.store))
@@ -89,16 +88,16 @@ def main(argv=None) -> None:
                                 time_budget=args.time_budget, batch_size=32, lr=args.lr, choice=args.choice,
                                 grammar=args.grammar, pairs=args.pairs, category=args.category, natural=args.natural,
                                 distinct=args.distinct, seed=args.seed, layers=args.layers, equivalent=args.equivalent,
-                                zero_shot=ZERO_SHOT if args.zero_shot is None else args.zero_shot,
+                                zero_shot=args.zero_shot,
                                 log=lambda m: print(m, flush=True))
         train_info = (f"{report.questions:,} generated questions, {report.epochs} epochs, "
                       f"{time.monotonic() - wall0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "
                       f"({args.threads} threads), held-out generated Hits@1 {report.held_out_hits1:.3f}")
         print(train_info, flush=True)
     net, _ = load_reasoner(kg)
-    if args.zero_shot is not None and hasattr(net, "reader"):  # loaded once and kept: answering below uses it
-        net.reader.zero_shot = args.zero_shot
-    if hasattr(net, "reader"):
+    if hasattr(net, "reader"):  # the path reader
+        if args.zero_shot is not None:  # loaded once and kept: answering below uses it
+            net.reader.zero_shot = args.zero_shot
         train_info += f", zero-shot weight {net.reader.zero_shot:g}"
     prep = prepare(kg)
     from reasoning.gnn.text import encode_items, mask_topic
