@@ -52,7 +52,7 @@ bench-metaqa: install
 bench-textqa: install
 	$(BENCH) bench/textqa.py
 bench-gnn: install
-	$(BENCH) bench/gnn_metaqa.py --data $(DATA) --limit 200 --questions 18000 --epochs 6 --time-budget 3000 --threads 1
+	$(BENCH) bench/gnn_metaqa.py --data $(DATA) --limit 1000 --questions 18000 --epochs 6 --time-budget 3000 --threads 1
 bench-linkpred: install
 	$(BENCH) bench/linkpred.py --data $(DATA) --dataset fb15k-237 --time-budget 1200 --dim 200 --threads 1
 	$(BENCH) bench/linkpred.py --data $(DATA) --dataset wn18rr --time-budget 1200 --dim 128 --lr 0.005 --threads 1
