@@ -42,6 +42,8 @@ from reasoning.gnn.text import DIMENSION, MAX_TOKENS
 TOP_PATHS = 8
 #: the vocabulary keeps every path up to this many; past it, all 1-hop paths and the generated ones
 MAX_PATHS = 5_000
+#: word pieces a question is read to, by the tuned reader and by the untouched MiniLM of the prior alike
+QUESTION_TOKENS = 48
 #: default weight of the untouched MiniLM's cosine added to the tuned match when answering (chosen on
 #: MetaQA dev, 2-hop, with 0.25 / 0.5 / 1.0 tried: see the README)
 ZERO_SHOT = 0.5
@@ -155,7 +157,8 @@ class PathReader(nn.Module):
     def embed(self, texts: list[str]) -> torch.Tensor:
         """Unit question vectors ``[Q, 384]`` (mean-pooled tokens of the tuned encoder, then the head)."""
         device = self.head.weight.device
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=48, return_tensors="pt")
+        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=QUESTION_TOKENS,
+                             return_tensors="pt")
         enc = {k: v.to(device) for k, v in enc.items()}
         hidden = self.encoder(**enc).last_hidden_state
         m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -172,7 +175,7 @@ class PathReader(nn.Module):
         """Unit question vectors ``[Q, 384]`` of the pipeline's own, untouched MiniLM (no gradients)."""
         from nlp.encoder import embed
 
-        vectors = embed(list(texts), max_length=48, cache=False)
+        vectors = embed(list(texts), max_length=QUESTION_TOKENS, cache=False)
         return torch.from_numpy(vectors).to(self.path_vectors.device)
 
     def saved_state(self) -> dict:
