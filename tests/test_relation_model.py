@@ -127,7 +127,7 @@ def tiny_model(tmp_path_factory):
     # a fast setting: one fine-tuned layer, higher learning rates, one thread (the CPU is shared)
     try:
         report = train_relations(train=TINY, dev=TINY, out=out, epochs=14, seed=1, trainable_layers=1,
-                                 lr_encoder=3e-4, lr_heads=5e-3, batch_size=4, warmup=0.0, threads=1)
+                                 lr_encoder=3e-4, lr_heads=5e-3, batch_size=4, warmup=0.0, threads=1, ensemble=1)
     finally:
         torch.set_num_threads(threads)
     return report, out
