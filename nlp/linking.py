@@ -14,6 +14,8 @@ True
 True
 >>> name_match("Paris", ["Paris Hilton"], "LOC")
 0.0
+>>> name_match("Copenhagen", ["University of Copenhagen"], "ORG")  # what follows "of" is another entity
+0.0
 """
 from __future__ import annotations
 
@@ -37,6 +39,10 @@ _TITLES = {"mr", "mrs", "ms", "miss", "dr", "prof", "professor", "sir", "lady", 
            "king", "queen", "prince", "princess", "president", "general", "captain", "jr", "sr"}
 #: token-containment merges ("Curie" -> "Marie Curie") only for these types
 _PART_TYPES = {"PERSON", "ORG"}
+#: in "University of Copenhagen", "Bank of America", "Universidad de Chile" the words after these
+#: name another entity (a place, a field), so a short name made of them only is not a short form
+_OF = {"of", "for"}
+_OF_NAMES = _OF | {"de", "di", "du", "des", "del", "della", "da", "do", "dos", "das"}
 
 
 class KBError(KGQAError):
@@ -68,6 +74,17 @@ def name_tokens(norm: str) -> set[str]:
     return {t for t in norm.split() if t not in _STOP and t not in _TITLES}
 
 
+def head_tokens(norm: str, mention_type: str | None = None) -> set[str]:
+    """Content tokens of a normalised name before its first "of" (persons: "de", "da" ... are part of
+    the surname, so only "of"/"for" cut): ``head_tokens("university of copenhagen")`` is ``{'university'}``."""
+    cuts = _OF if mention_type == "PERSON" else _OF_NAMES
+    words = norm.split()
+    for k, w in enumerate(words):
+        if k > 0 and w in cuts:
+            return name_tokens(" ".join(words[:k]))
+    return name_tokens(norm)
+
+
 def acronym(norm: str) -> str:
     """Initials of the content words: ``acronym("international business machines")`` is ``'ibm'``."""
     return "".join(t[0] for t in norm.split() if t not in _STOP)
@@ -76,7 +93,9 @@ def acronym(norm: str) -> str:
 def name_match(mention: str, names, mention_type: str, *, fuzzy_threshold: float = 90.0) -> float:
     """How well ``mention`` names the same thing as one of ``names`` (0 = no, 1 = same name).
 
-    Part-of-name matches ("Curie" ~ "Marie Curie") count only for persons and organisations.
+    Part-of-name matches ("Curie" ~ "Marie Curie") count only for persons and organisations, and
+    only when the shorter name shares a word with the longer one's head: "Copenhagen" is not a short
+    form of "University of Copenhagen" (see :func:`head_tokens`).
     """
     m = normalise(mention)
     if not m:
@@ -91,7 +110,8 @@ def name_match(mention: str, names, mention_type: str, *, fuzzy_threshold: float
             return 1.0
         if mention_type in _PART_TYPES:
             n_tok = name_tokens(n)
-            if m_tok and n_tok and (m_tok <= n_tok or n_tok <= m_tok):
+            if m_tok and n_tok and ((m_tok <= n_tok and m_tok & head_tokens(n, mention_type))
+                                    or (n_tok <= m_tok and n_tok & head_tokens(m, mention_type))):
                 best = max(best, 0.9)
             # "IBM" ~ "International Business Machines"
             if mention.isupper() and len(m) >= 2 and " " not in m and acronym(n) == m and len(n.split()) >= 2:
@@ -321,5 +341,5 @@ def load_kb(path: str | Path) -> NameIndex:
     return idx
 
 
-__all__ = ["normalise", "name_tokens", "name_match", "types_compatible", "Candidate", "NameIndex",
+__all__ = ["normalise", "name_tokens", "head_tokens", "name_match", "types_compatible", "Candidate", "NameIndex",
            "graph_index", "load_kb", "external_iri", "KBError"]

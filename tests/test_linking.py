@@ -7,7 +7,7 @@ import pytest
 from rdflib import URIRef
 
 from kg import KnowledgeGraph
-from kg.namespaces import OWL, entity_iri
+from kg.namespaces import OWL, entity_iri, relation_iri
 from kg.terms import sparql_term
 from nlp.linking import KBError, NameIndex, load_kb, name_match, normalise
 from nlp.pipeline import extract, load_pipeline
@@ -101,11 +101,46 @@ def test_kb_tsv_and_bad_kb_files(tmp_path):
         load_pipeline(light=True, kb=tmp_path / "none.jsonl")
 
 
+BIO = "Niels Bohr was born in Copenhagen. He studied at the University of Copenhagen."
+
+
+# spaCy's small model tags "Copenhagen" in "born in Copenhagen" as ORG, so both tags are tried
+@pytest.mark.parametrize("place_label", ["GPE", "ORG"])
+@pytest.mark.parametrize("text", [BIO, "Niels Bohr studied at the University of Copenhagen. He was born in Copenhagen."])
+def test_a_place_named_inside_an_organisation_stays_its_own_entity(place_label, text):
+    nlp = light()
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "PERSON", "pattern": "Niels Bohr"},
+                                               {"label": place_label, "pattern": "Copenhagen"},
+                                               {"label": "ORG", "pattern": "University of Copenhagen"}])
+    ext = extract(nlp, text, "bio")
+    university = next(e for e in ext.entities if e.label == "University of Copenhagen")
+    assert "Copenhagen" not in university.aliases
+    born = next(f for f in ext.facts if f.predicate == relation_iri("place_of_birth"))
+    assert born.object == entity_iri("Copenhagen")  # not "born in a university"
+    with KnowledgeGraph.open("memory") as kg:
+        kg.add_document("bio", ext.facts, entities=ext.entities, relations=ext.relations)
+        later = extract(nlp, "Copenhagen is a city.", "later", kg=kg)
+        assert [e.iri for e in later.entities] == [entity_iri("Copenhagen")]
+
+
 def test_normalisation_and_matching_rules():
     assert normalise("The Curie's") == "curie"
     assert name_match("Warszawa", ["Warsaw"], "LOC") == 0.0  # different names, fuzzy too far: a KB alias must say so
     assert name_match("Marie Curie", ["Marie Curi"], "PERSON") > 0.85  # typo
     assert name_match("York", ["New York"], "LOC") == 0.0  # part-of-name only for people and organisations
+    assert name_match("Copenhagen", ["University of Copenhagen"], "ORG") == 0.0  # "of X" names another entity
+    assert name_match("Bank", ["Bank of America"], "ORG") >= 0.85
+    assert name_match("Luxembourg", ["John of Luxembourg"], "PERSON") == 0.0
+    assert name_match("da Vinci", ["Leonardo da Vinci"], "PERSON") >= 0.85  # "da" cuts only for non-persons
+
+
+@pytest.mark.slow
+def test_real_model_keeps_the_birthplace_apart_from_the_university():
+    ext = extract(load_pipeline(), BIO, "bio")
+    university = next(e for e in ext.entities if e.label == "University of Copenhagen")
+    assert "Copenhagen" not in university.aliases
+    assert any(e.label == "Copenhagen" for e in ext.entities)
+    assert not any(f.predicate == relation_iri("place_of_birth") and f.object == university.iri for f in ext.facts)
 
 
 @pytest.mark.slow
