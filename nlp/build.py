@@ -155,34 +155,40 @@ class PipelineSettings:
     schema: str | None = None
     kb: str | None = None
     light: bool = False
+    fast: bool = False
 
     @classmethod
-    def of(cls, model=None, schema=None, kb=None, light=False) -> "PipelineSettings":
+    def of(cls, model=None, schema=None, kb=None, light=False, fast=False) -> "PipelineSettings":
         def absolute(p):
             return None if p is None else str(Path(p).expanduser().resolve())
 
         for name, p in (("--model", model), ("--schema", schema), ("--kb", kb)):
             if p is not None and not Path(p).expanduser().exists():
                 raise KGQAError(f"{name} {str(p)!r} does not exist", code="E-USAGE")
-        return cls(absolute(model), absolute(schema), absolute(kb), bool(light))
+        return cls(absolute(model), absolute(schema), absolute(kb), bool(light), bool(fast))
 
     def extractor_id(self) -> str:
-        """``kgqa-build:<kind>:<digest>``: changes when the model, schema, KB or kgqa version changes."""
+        """``kgqa-build:<kind>:<digest>``: changes when the model (the shipped document-level one
+        included), schema, KB, ``--fast`` or kgqa version changes."""
+        from nlp.pipeline import document_model
+
         h = hashlib.sha256()
         h.update(_kgqa_version().encode())
         h.update(b"light" if self.light else b"full")
-        for p in (self.model, self.schema, self.kb):
+        h.update(b"fast" if self.fast else b"")
+        docre = document_model(self.model, light=self.light, fast=self.fast)
+        for p in (self.model, self.schema, self.kb, str(docre) if docre is not None else None):
             h.update(b"\x1f")
             if p is not None:
                 h.update(_path_digest(Path(p)).encode())
-        kind = "light" if self.light else (Path(self.model).name if self.model else "default")
+        kind = "light" if self.light else (Path(self.model).name if self.model else "fast" if self.fast else "default")
         return f"kgqa-build:{kind}:{h.hexdigest()[:12]}"
 
     def load(self):
         """The pipeline; a light one (no statistical NER) also finds the KB's names with its entity_ruler."""
         from nlp.pipeline import load_pipeline
 
-        nlp = load_pipeline(model=self.model, schema=self.schema, kb=self.kb, light=self.light)
+        nlp = load_pipeline(model=self.model, schema=self.schema, kb=self.kb, light=self.light, fast=self.fast)
         if self.light and self.kb is not None and "entity_ruler" in nlp.pipe_names:
             ruler = nlp.get_pipe("entity_ruler")
             if not len(ruler):
@@ -421,7 +427,8 @@ class _DaskCluster:
 def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None = None,
                  cluster: str | Any | None = None, model: str | os.PathLike | None = None,
                  schema: str | os.PathLike | None = None, kb: str | os.PathLike | None = None,
-                 light: bool = False, progress: ProgressCallback | None = None, force: bool = False,
+                 light: bool = False, fast: bool = False, progress: ProgressCallback | None = None,
+                 force: bool = False,
                  keep_text: bool = True, max_chars: int = DEFAULT_MAX_CHARS,
                  batch_documents: int = BATCH_DOCUMENTS) -> BuildReport:
     """Build the documents under ``paths`` into ``kg``; returns the :class:`BuildReport`.
@@ -433,7 +440,8 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
             ``2 * batch_documents`` items; 1 extracts in this process).
         cluster: a Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``;
             workers must have kgqa installed and see the model/schema/KB paths.
-        model, schema, kb, light: passed to :func:`nlp.pipeline.load_pipeline` in every worker.
+        model, schema, kb, light, fast: passed to :func:`nlp.pipeline.load_pipeline` in every worker
+            (``fast``: sentence-level extraction only, no document-level model).
         progress: called with the live report after every item (``report.last`` is
             ``(status, doc_id)``: built, replaced, unchanged or failed).
         force: re-extract documents even when their hash and extractor are unchanged.
@@ -443,7 +451,7 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
     Example: ``build_corpus(["notes/"], kg=kg, workers=2).to_dict()["built"]``.
     """
     paths = [str(p) for p in paths]
-    settings = PipelineSettings.of(model, schema, kb, light)
+    settings = PipelineSettings.of(model, schema, kb, light, fast)
     extractor = settings.extractor_id()
     total = None
     if cluster is not None:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: the pipeline description shipped with kgqa
 DEFAULT_CONFIG = Path(__file__).parent / "pipeline.cfg"
+#: the shipped document-level relation model (trained on Re-DocRED; see its README)
+DEFAULT_DOCRE_DIR = Path(__file__).parent / "models" / "redocred_minilm"
 #: texts longer than this are processed in pieces cut at paragraph/sentence ends
 CHUNK_CHARS = 100_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
@@ -55,17 +57,24 @@ def kg_label(iri) -> str:
 # ---------------------------------------------------------------------- loading
 def load_pipeline(*, model: str | Path | None = None, schema: str | Path | None = None,
                   kb: str | Path | None = None, config: str | Path | None = None,
-                  light: bool = False) -> "spacy.Language":
+                  light: bool = False, fast: bool = False) -> "spacy.Language":
     """The kgqa extraction pipeline.
 
+    By default the relations are read from whole documents by the shipped document-level model
+    (``nlp/models/redocred_minilm``, component ``kgqa_document_relations``); the sentence-level
+    schema extractor stays for the schema's other relations.
+
     Args:
-        model: a trained relation model folder (``kgqa train relations``); adds
+        model: a trained relation model folder (``kgqa train relations``): a document-level model
+            (``--format docred``) replaces the shipped one; a sentence-level (SpERT) model adds
             ``kgqa_trained_relations`` before the schema extractor.
         schema: a relation schema JSON file (default ``nlp/schemas/default.json``; format in :mod:`nlp.schema`).
         kb: a JSONL/TSV file of known entities to link to (format in :func:`nlp.linking.load_kb`).
         config: a spaCy config file to use instead of ``nlp/pipeline.cfg``.
         light: ``spacy.blank("en")`` + ``entity_ruler`` + ``sentencizer`` + kgqa components, no
             parser, no transformer; add patterns with ``nlp.get_pipe("entity_ruler").add_patterns``.
+            It runs a document-level model only when ``model`` names one.
+        fast: leave the document-level model out (sentence-level extraction only, about twice as fast).
     """
     import spacy
 
@@ -80,6 +89,9 @@ def load_pipeline(*, model: str | Path | None = None, schema: str | Path | None 
         load_kb(kb)
     schema_s = str(schema) if schema is not None else None
     kb_s = str(kb) if kb is not None else None
+    docre = document_model(model, light=light, fast=fast)
+    if docre is not None and model is not None and Path(model) == docre:
+        model = None
     if light:
         nlp = spacy.blank("en")
         nlp.add_pipe("entity_ruler")
@@ -89,6 +101,8 @@ def load_pipeline(*, model: str | Path | None = None, schema: str | Path | None 
         if model is not None:
             nlp.add_pipe("kgqa_trained_relations", config={"model": str(model)})
         nlp.add_pipe("kgqa_relation_extractor", config={"schema": schema_s, "scorer": "lexical"})
+        if docre is not None:
+            nlp.add_pipe("kgqa_document_relations", config={"model": str(docre)})
         nlp.add_pipe("kgqa_open_relations")
         return nlp
     cfg_path = Path(config) if config is not None else DEFAULT_CONFIG
@@ -102,7 +116,22 @@ def load_pipeline(*, model: str | Path | None = None, schema: str | Path | None 
     if model is not None:
         where = {"before": "kgqa_relation_extractor"} if "kgqa_relation_extractor" in nlp.pipe_names else {}
         nlp.add_pipe("kgqa_trained_relations", config={"model": str(model)}, **where)
+    if docre is not None:
+        where = {"after": "kgqa_relation_extractor"} if "kgqa_relation_extractor" in nlp.pipe_names else {}
+        nlp.add_pipe("kgqa_document_relations", config={"model": str(docre)}, **where)
     return nlp
+
+
+def document_model(model: str | Path | None = None, *, light: bool = False, fast: bool = False) -> Path | None:
+    """The document-level model folder a pipeline runs: ``model`` when it is one, else the shipped
+    model (not for ``light`` or ``fast`` pipelines, nor when it is not installed)."""
+    from nlp.docre.data import is_docre_model
+
+    if model is not None and is_docre_model(model):
+        return Path(model)
+    if light or fast:
+        return None
+    return DEFAULT_DOCRE_DIR if is_docre_model(DEFAULT_DOCRE_DIR) else None
 
 
 def _copy_lookups(nlp, cfg) -> None:

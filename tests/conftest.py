@@ -28,6 +28,49 @@ def films():
     kg.close()
 
 
+#: encoder name that :func:`patch_tiny_encoder` routes to a seeded 2-layer random BERT
+TINY_ENCODER = "tiny-test-bert"
+
+
+def patch_tiny_encoder(mp: pytest.MonkeyPatch) -> None:
+    """Make ``nlp.relation_model._load_encoder("tiny-test-bert")`` return MiniLM's tokenizer and a
+    seeded random BERT of width 32 (the same weights every call), so document-level models train in
+    seconds in tests."""
+    import torch
+
+    import nlp.relation_model as rm
+
+    original = rm._load_encoder
+    cache = {}
+
+    def load(package):
+        if package != TINY_ENCODER:
+            return original(package)
+        from transformers import BertConfig, BertModel
+
+        if "tok" not in cache:
+            cache["tok"] = original(rm.ENCODER_PACKAGE)[0]
+        state = torch.random.get_rng_state()
+        torch.manual_seed(1234)
+        cfg = BertConfig(vocab_size=cache["tok"].vocab_size, hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=4, intermediate_size=64, max_position_embeddings=512)
+        model = BertModel(cfg, add_pooling_layer=False)
+        torch.random.set_rng_state(state)
+        return cache["tok"], model
+
+    mp.setattr(rm, "_load_encoder", load)
+    rm._PRETRAINED.pop(TINY_ENCODER, None)
+
+
+@pytest.fixture
+def tiny_encoder(monkeypatch):
+    patch_tiny_encoder(monkeypatch)
+    yield
+    import nlp.relation_model as rm
+
+    rm._PRETRAINED.pop(TINY_ENCODER, None)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

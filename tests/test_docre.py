@@ -21,32 +21,7 @@ from nlp.docre.train import (DocREError, PredictedFact, DocPrediction, evaluate_
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "docred_tiny.json"
 REL_INFO = DATA / "docred_tiny_rel_info.json"
-TINY_ENCODER = "tiny-test-bert"
-
-
-@pytest.fixture
-def tiny_encoder(monkeypatch):
-    """Route the encoder name ``tiny-test-bert`` to a seeded 2-layer random BERT (same every call)."""
-    import nlp.relation_model as rm
-
-    original = rm._load_encoder
-
-    def load(package):
-        if package != TINY_ENCODER:
-            return original(package)
-        from transformers import BertConfig, BertModel
-
-        tokenizer, _ = original(rm.ENCODER_PACKAGE) if not hasattr(load, "tok") else (load.tok, None)
-        load.tok = tokenizer
-        torch.manual_seed(1234)
-        cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                         num_attention_heads=4, intermediate_size=64, max_position_embeddings=512)
-        return tokenizer, BertModel(cfg, add_pooling_layer=False)
-
-    monkeypatch.setattr(rm, "_load_encoder", load)
-    rm._PRETRAINED.pop(TINY_ENCODER, None)
-    yield
-    rm._PRETRAINED.pop(TINY_ENCODER, None)
+from tests.conftest import TINY_ENCODER  # the tiny_encoder fixture routes this name to a tiny BERT
 
 
 def test_reads_docred_and_reports_bad_parts(tmp_path):

@@ -203,5 +203,15 @@ def read_rel_info(path: str | Path | None) -> dict[str, str]:
     return {str(k): v for k, v in data.items()}
 
 
-__all__ = ["DocMention", "DocFact", "DocExample", "DocredData", "parse_docred", "read_docred",
+def is_docre_model(path: str | Path) -> bool:
+    """Whether a folder holds a document-level model (``config.json`` of kind ``docre``); cheap,
+    no torch import."""
+    try:
+        data = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == "docre"
+
+
+__all__ = ["is_docre_model", "DocMention", "DocFact", "DocExample", "DocredData", "parse_docred", "read_docred",
            "read_rel_info", "parse_slice"]

@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from kg.errors import KGQAError
-from nlp.docre.data import DocExample, DocredData, read_docred
+from nlp.docre.data import DocExample, DocredData, is_docre_model, read_docred  # noqa: F401
 from nlp.docre.model import (DocREConfig, DocRENet, Features, PieceCache, all_pairs, atl_loss, decide,
                              featurize)
 
@@ -159,15 +159,6 @@ class DocREModel:
         tmp.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, out / CONFIG_FILE)
         return out
-
-
-def is_docre_model(path: str | Path) -> bool:
-    """Whether a folder holds a model written by :func:`train_docre`."""
-    try:
-        data = json.loads((Path(path) / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("kind") == "docre"
 
 
 def load_docre(path: str | Path, *, device: str = "cpu") -> DocREModel:
