@@ -118,7 +118,7 @@ def evaluate_relations_command(
     from nlp.spert_data import read_spert
     from ui.cli import fail
 
-    from nlp.docre.train import is_docre_model
+    from nlp.docre.data import is_docre_model
 
     fmt = "docred" if data_format == "auto" and is_docre_model(model) else _resolve_format(data_format, data, fail)
     if fmt == "docred":
