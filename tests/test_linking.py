@@ -53,6 +53,18 @@ def test_names_ner_missed_are_found_again_including_a_surname_alone(nlp):
     assert ("Lovelace", 0.9) in found and found.count(("Ada Lovelace", 1.0)) == 2
 
 
+def test_dates_and_numbers_are_value_mentions_without_an_entity():
+    nlp = light()
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "DATE", "pattern": "from 1992 to 2002"},
+                                               {"label": "CARDINAL", "pattern": "two"},
+                                               {"label": "DATE", "pattern": "the following year"}])
+    doc = nlp("Ada Lovelace competed from 1992 to 2002 and won two medals. She retired the following year.")
+    values = [(m.text, m.kind, m.type, m.cluster) for m in doc._.kgqa_mentions if m.cluster is None]
+    # a range is two dates; a date that says no time ("the following year") is no mention
+    assert values == [("1992", "date", "DATE", None), ("2002", "date", "DATE", None), ("two", "number", "NUM", None)]
+    assert [e.label for e in doc._.kgqa_entities] == ["Ada Lovelace"]
+
+
 def test_acronym_joins_the_full_name(nlp):
     ext = extract(nlp, "International Business Machines hired Ada Lovelace. IBM grew.", "d")
     ibm = [e for e in ext.entities if "IBM" in (e.label, *e.aliases)]

@@ -1,7 +1,8 @@
 """What the kgqa spaCy components write on a Doc (``doc._.kgqa_*``).
 
-* ``doc._.kgqa_mentions``: list of :class:`Mention` — named mentions (from NER), dates, and, after
-  coreference, pronouns and nominals ("the company") pointing at an entity cluster;
+* ``doc._.kgqa_mentions``: list of :class:`Mention` — named mentions (from NER and name rules),
+  dates and numbers (values: no cluster), and, after coreference, pronouns and nominals ("the
+  company") pointing at an entity cluster;
 * ``doc._.kgqa_entities``: list of :class:`EntityCluster` — the document's canonical entities;
 * ``doc._.kgqa_relations``: list of :class:`RelationMention` — schema and open relations between
   clusters (or a cluster and a date), each with its sentence and confidence.
@@ -21,8 +22,10 @@ from spacy.tokens import Doc
 class Mention:
     """Tokens ``[start, end)`` of a Doc that refer to something.
 
-    ``kind`` is ``name`` (NER span), ``date``, ``pronoun`` or ``nominal``; ``cluster`` indexes
-    ``doc._.kgqa_entities`` (None for dates); ``confidence`` is how sure we are of that link.
+    ``kind`` is ``name`` (NER span or name rule), ``date`` (type ``DATE``), ``number`` (type ``NUM``:
+    counts, quantities, amounts, percentages), ``pronoun`` or ``nominal``; ``cluster`` indexes
+    ``doc._.kgqa_entities`` (None for dates and numbers, which are values with no entity);
+    ``confidence`` is how sure we are of that link.
     """
 
     start: int

@@ -1,7 +1,9 @@
 """``kgqa_entity_linker``: named mentions -> canonical entities of the document (and of a KB).
 
 Every NER span whose label maps to a schema type (see :data:`nlp.schema.SPACY_TO_TYPE`) becomes a
-:class:`~nlp.components.annotations.Mention`; dates become ``date`` mentions. Name mentions are
+:class:`~nlp.components.annotations.Mention`; dates become ``date`` mentions (type ``DATE``) and
+counts, quantities, amounts and percentages ``number`` mentions (type ``NUM``), both without a cluster
+(values, not entities; see :func:`nlp.components.mention_rules.value_mentions`: ranges split, hedges trimmed). Name mentions are
 clustered in reading order: a mention joins the earlier cluster whose names it matches best
 (exact normalised name, acronym, part of a person's/organisation's full name, or fuzzy ratio ≥
 ``fuzzy_threshold``) among clusters of a compatible type; ties (two Curies) go to the candidate whose
@@ -34,6 +36,7 @@ from spacy.tokens import Doc
 
 from nlp.components.annotations import EntityCluster, Mention, ensure_extensions
 from nlp.linking import NameIndex, load_kb, name_match, name_tokens, normalise, types_compatible
+from nlp.components.mention_rules import DATE_LABELS, NUMBER_LABELS, value_mentions
 from nlp.schema import SPACY_TO_TYPE
 
 _MALE_TITLES = {"mr", "mr.", "sir", "king", "prince", "lord", "duke", "count", "father", "brother"}
@@ -65,13 +68,13 @@ class EntityLinker:
     def __call__(self, doc: Doc) -> Doc:
         mentions: list[Mention] = []
         for ent in doc.ents:
+            if ent.label_ in DATE_LABELS or ent.label_ in NUMBER_LABELS:
+                mentions.extend(value_mentions(ent))
+                continue
             typ = SPACY_TO_TYPE.get(ent.label_)
             if typ is None:
                 continue
             text = ent.text.strip()
-            if typ == "DATE":
-                mentions.append(Mention(ent.start, ent.end, "DATE", "date", None, 1.0, text))
-                continue
             if not any(c.isalpha() for c in text) or len(text) > 120:
                 continue
             start, end = ent.start, ent.end
@@ -81,6 +84,7 @@ class EntityLinker:
             while end - 1 > start and doc[end - 1].lower_ in ("'s", "’s", "'", "’"):
                 end -= 1
             mentions.append(Mention(start, end, typ, "name", None, 1.0, doc[start:end].text))
+        mentions = _without_nested_values(mentions)
         clusters: list[EntityCluster] = []
         for mi, m in enumerate(mentions):
             if m.kind != "name":
@@ -224,6 +228,14 @@ class EntityLinker:
         votes = Counter(mentions[i].type for i in c.mentions)
         order = {t: k for k, t in reversed(list(enumerate(mentions[i].type for i in c.mentions)))}
         c.type = max(votes, key=lambda t: (votes[t], t != "MISC", -order[t]))
+
+
+def _without_nested_values(mentions: list[Mention]) -> list[Mention]:
+    """Drop a date/number mention inside another one ("29" when "29 December 1928" was put together)."""
+    values = [m for m in mentions if m.kind in ("date", "number")]
+    nested = {id(m) for m in values for o in values
+              if o is not m and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start)}
+    return [m for m in mentions if id(m) not in nested] if nested else mentions
 
 
 def link_to_index(doc: Doc, clusters: list[EntityCluster], mentions: list[Mention], index: NameIndex, *,
