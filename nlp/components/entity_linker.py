@@ -9,8 +9,10 @@ clustered in reading order: a mention joins the earlier cluster whose names it m
 ``fuzzy_threshold``) among clusters of a compatible type; ties (two Curies) go to the candidate whose
 sentences are closest in MiniLM embedding space when ``use_embeddings`` is on, else to the most
 recent. The canonical label is the first mention with two or more words, else the longest. With
-``propagate`` (default), later occurrences of a cluster's names that NER missed, and a person's
-surname alone ("Curie" after "Marie Curie"), become mentions too (confidence 0.9).
+``propagate`` (default), other occurrences of a cluster's names that NER missed (before or after
+the one it found), and a person's surname alone after the full name ("Curie" after "Marie Curie"),
+become mentions too (confidence 0.9). A surname alone that NER typed as something else ("Parton"
+as a place, after "Dolly Parton") joins the person unless a place word precedes it ("born in ...").
 
 With ``kb`` (a JSONL/TSV file, see :func:`nlp.linking.load_kb`) each cluster is also looked up in
 the KB; a match replaces the label with the KB label and records the KB IRI in ``same_as``.
@@ -44,6 +46,11 @@ _FEMALE_TITLES = {"mrs", "mrs.", "ms", "ms.", "miss", "lady", "queen", "princess
                   "countess", "sister", "mother"}
 #: types spaCy confuses for the same name; a cross-type merge needs an exact name match
 _CONFUSABLE = [{"PERSON", "ORG"}, {"ORG", "LOC"}, {"ORG", "NORP"}, {"WORK", "ORG"}, {"WORK", "EVENT"}]
+#: a name right after these words is read as a place ("born in Washington"), never as a surname
+_PLACE_WORDS = {"in", "at", "near", "into", "outside", "across", "throughout"}
+#: a person's surname alone that NER typed otherwise ("Parton" LOC after "Dolly Parton") joins the
+#: person at this score: above ``min_score``, below a same-type part-of-name match (0.9)
+SURNAME_SCORE = 0.86
 
 
 def _cross_type_ok(a: str, b: str) -> bool:
@@ -93,6 +100,8 @@ class EntityLinker:
             if target is None:
                 target = EntityCluster(len(clusters), m.text, m.type)
                 clusters.append(target)
+            elif not _cross_type_ok(m.type, target.type) and self._is_surname(normalise(m.text), target):
+                m.type = target.type  # the person's surname, whatever NER said
             target.add_alias(m.text)
             target.mentions.append(mi)
             m.cluster = target.id
@@ -126,9 +135,11 @@ class EntityLinker:
         strings = doc.vocab.strings
         forms: dict[int, list[tuple[tuple[int, ...], int]]] = {}
         owners: dict[tuple[int, ...], set[int]] = {}
+        said: set[tuple[tuple[int, ...], int]] = set()  # (tokens, cluster): a name NER gave that cluster
         for c in clusters:
             names = [toks for toks in {tuple(orth[mentions[i].start:mentions[i].end]) for i in c.mentions}
                      if toks and strings[toks[0]][:1].isupper()]
+            said.update((toks, c.id) for toks in names)
             if c.type == "PERSON":
                 words = [w for w in c.label.split() if w[:1].isupper() and normalise(w) not in ("jr", "sr")]
                 if len(words) >= 2:  # the surname alone (its hash, without adding it to the vocab)
@@ -149,8 +160,9 @@ class EntityLinker:
                         # "Curie Institute": a name followed by more capitalised words is another name
                         if end < len(doc) and doc[end].is_title and doc[end].is_alpha:
                             continue
-                        # a shared surname goes to the person introduced before it and mentioned most
-                        known = [c for c in ids if first_seen[c] < i]
+                        # a name NER gave a cluster is that cluster's before its first mention too; a
+                        # surname alone goes to the person introduced before it (and mentioned most)
+                        known = [c for c in ids if first_seen[c] < i or (toks, c) in said]
                         if not known:
                             continue
                         cid = max(known, key=lambda c: (sum(mentions[k].start < i for k in clusters[c].mentions),
@@ -191,18 +203,31 @@ class EntityLinker:
         c._names_cache = (key, norms, full)
         return norms, full
 
-    def _score(self, m: Mention, c: EntityCluster, mentions: list[Mention]) -> float:
+    def _is_surname(self, norm: str, c: EntityCluster) -> bool:
+        """``norm`` is the last name of one of person ``c``'s full names ("parton" for "Dolly Parton")."""
+        if c.type != "PERSON" or not norm or " " in norm:
+            return False
+        for name in self._names(c)[1]:
+            words = [w for w in normalise(name).split() if w not in ("jr", "sr", "ii", "iii")]
+            if len(words) >= 2 and words[-1] == norm:
+                return True
+        return False
+
+    def _score(self, m: Mention, c: EntityCluster, mentions: list[Mention], *, after_place_word: bool = False) -> float:
         norm = normalise(m.text)
         norms, full = self._names(c)
         if norm in norms:
             return 1.0 if types_compatible(m.type, c.type) or _cross_type_ok(m.type, c.type) else 0.0
         if not types_compatible(m.type, c.type):
+            if m.type != "DATE" and not after_place_word and self._is_surname(norm, c):
+                return SURNAME_SCORE
             return 0.0
         return name_match(m.text, full, m.type if m.type != "MISC" else c.type,
                           fuzzy_threshold=self.fuzzy_threshold)
 
     def _best_cluster(self, doc: Doc, m: Mention, mentions, clusters) -> EntityCluster | None:
-        scored = [(self._score(m, c, mentions), c) for c in clusters]
+        after_place_word = m.start > 0 and doc[m.start - 1].lower_ in _PLACE_WORDS
+        scored = [(self._score(m, c, mentions, after_place_word=after_place_word), c) for c in clusters]
         scored = [(s, c) for s, c in scored if s >= self.min_score]
         if not scored:
             return None
