@@ -46,7 +46,7 @@ GOLD_TYPES = ("PER", "ORG", "LOC", "TIME", "NUM", "MISC")
 TO_GOLD = {"PERSON": "PER", "ORG": "ORG", "LOC": "LOC", "NORP": "LOC", "WORK": "MISC", "EVENT": "MISC",
            "MISC": "MISC", "DATE": "TIME", "NUM": "NUM"}
 DETECTED_KINDS = ("name", "date", "number")
-RELATION_PIPES = ("kgqa_relation_extractor", "kgqa_open_relations", "kgqa_trained_relations")
+RELATION_PIPES = ("kgqa_relation_extractor", "kgqa_open_relations", "kgqa_trained_relations", "kgqa_document_relations")
 _ARTICLES = ("the ", "a ", "an ", "The ", "A ", "An ")
 
 

@@ -80,11 +80,27 @@ def test_a_surname_ner_mistyped_joins_the_person_but_not_after_a_place_word():
 def test_a_name_ner_found_once_is_found_before_that_too(nlp):
     from spacy.tokens import Span
 
+    from nlp.components.entity_linker import EntityLinker
+
     doc = nlp.get_pipe("sentencizer")(nlp.make_doc("Regal Mountain is a volcano. Climbers reach Regal Mountain "
                                                     "by air. Regal Mountain Lodge is closed."))
     doc.ents = [Span(doc, 8, 10, "LOC")]  # NER found the second occurrence only
-    doc = nlp.get_pipe("kgqa_entity_linker")(doc)
+    only_ner = EntityLinker(nlp, "linker", use_embeddings=False, name_rules=False)  # no capitalised-name rule
+    doc = only_ner(doc)
     assert [(m.start, m.cluster, m.confidence) for m in doc._.kgqa_mentions] == [(0, 0, 0.9), (8, 0, 1.0)]
+
+
+def test_names_ner_missed_are_found_by_capitals_quotes_and_nicknames():
+    nlp = light()
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "CARDINAL", "pattern": "Two"}])
+    doc = nlp('Ada Lovelace sang " Two Doors Down " with Wilfried " Willi " Schneider. The Professor of '
+              'Commercial Law met the President. Schneider flew from Kahului Airport.')
+    names = [(m.text, m.type, m.cluster is not None) for m in doc._.kgqa_mentions if m.kind == "name"]
+    assert names == [("Ada Lovelace", "PERSON", True), ("Two Doors Down", "WORK", True),  # not the number "Two"
+                     ('Wilfried " Willi " Schneider', "PERSON", True), ("Commercial Law", "MISC", True),
+                     ("Schneider", "PERSON", True), ("Kahului Airport", "LOC", True)]  # no "President"
+    schneider = next(c for c in doc._.kgqa_entities if c.label.endswith("Schneider"))
+    assert schneider.aliases == ['Wilfried " Willi " Schneider', "Schneider"]
 
 
 def test_acronym_joins_the_full_name(nlp):

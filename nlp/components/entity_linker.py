@@ -38,7 +38,7 @@ from spacy.tokens import Doc
 
 from nlp.components.annotations import EntityCluster, Mention, ensure_extensions
 from nlp.linking import NameIndex, load_kb, name_match, name_tokens, normalise, types_compatible
-from nlp.components.mention_rules import DATE_LABELS, NUMBER_LABELS, value_mentions
+from nlp.components.mention_rules import DATE_LABELS, NUMBER_LABELS, rule_names, value_mentions
 from nlp.schema import SPACY_TO_TYPE
 
 _MALE_TITLES = {"mr", "mr.", "sir", "king", "prince", "lord", "duke", "count", "father", "brother"}
@@ -61,9 +61,11 @@ class EntityLinker:
     """See the module docstring."""
 
     def __init__(self, nlp: Language, name: str, *, kb: str | None = None, fuzzy_threshold: float = 90.0,
-                 use_embeddings: bool = True, min_score: float = 0.85, propagate: bool = True):
+                 use_embeddings: bool = True, min_score: float = 0.85, propagate: bool = True,
+                 name_rules: bool = True):
         ensure_extensions()
         self.propagate = propagate
+        self.name_rules = name_rules
         self.name = name
         self.fuzzy_threshold = fuzzy_threshold
         self.use_embeddings = use_embeddings
@@ -92,6 +94,11 @@ class EntityLinker:
                 end -= 1
             mentions.append(Mention(start, end, typ, "name", None, 1.0, doc[start:end].text))
         mentions = _without_nested_values(mentions)
+        from_rules: set[int] = set()
+        if self.name_rules:
+            found = rule_names(doc, mentions)
+            from_rules = {id(m) for m in found} - {id(m) for m in mentions}
+            mentions = found
         clusters: list[EntityCluster] = []
         for mi, m in enumerate(mentions):
             if m.kind != "name":
@@ -102,6 +109,8 @@ class EntityLinker:
                 clusters.append(target)
             elif not _cross_type_ok(m.type, target.type) and self._is_surname(normalise(m.text), target):
                 m.type = target.type  # the person's surname, whatever NER said
+            elif m.type == "MISC" and id(m) in from_rules:
+                m.type = target.type  # a rule found the name; what it names is known already
             target.add_alias(m.text)
             target.mentions.append(mi)
             m.cluster = target.id
@@ -317,8 +326,8 @@ def link_to_index(doc: Doc, clusters: list[EntityCluster], mentions: list[Mentio
 @Language.factory("kgqa_entity_linker", assigns=["doc._.kgqa_mentions", "doc._.kgqa_entities"],
                   requires=["doc.ents", "token.is_sent_start"],
                   default_config={"kb": None, "fuzzy_threshold": 90.0, "use_embeddings": True, "min_score": 0.85,
-                                  "propagate": True})
+                                  "propagate": True, "name_rules": True})
 def make_entity_linker(nlp: Language, name: str, kb: str | None, fuzzy_threshold: float,
-                       use_embeddings: bool, min_score: float, propagate: bool) -> EntityLinker:
+                       use_embeddings: bool, min_score: float, propagate: bool, name_rules: bool) -> EntityLinker:
     return EntityLinker(nlp, name, kb=kb, fuzzy_threshold=fuzzy_threshold, use_embeddings=use_embeddings,
-                        min_score=min_score, propagate=propagate)
+                        min_score=min_score, propagate=propagate, name_rules=name_rules)

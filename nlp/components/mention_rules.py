@@ -1,4 +1,4 @@
-"""Rules that turn spaCy's DATE and number entities into the mentions a document is read with.
+"""Rules that make mentions spaCy's NER gets wrong or misses: dates and numbers, and names.
 
 :func:`value_mentions` makes ``date`` and ``number`` mentions of one entity span: a date range is
 two dates ("from 1992 to 2002" -> "1992", "2002"), a day NER left out is put back ("8 | December 1818"), hedges and relative words are dropped ("more
@@ -6,6 +6,12 @@ than three years later" -> "three years"), a date span with nothing to anchor it
 year", "weekly") is no mention, an age is a number ("at the age of 36" -> "36"), and a bare year
 that NER read as a count ("in 1764") is a date. Dates and numbers are values, not entities: their
 mentions have no cluster.
+
+:func:`rule_names` finds names NER missed: a run of capitalised words ("Old Crow Medicine Show",
+"INSEAD"; "of", "and", "the" ... inside it), a short title-case quotation ('" Two Doors Down "'), and
+a name with a quoted nickname ('Wilfried " Willi " Schneider', a person). Its type comes from its
+last word when that is a kind of thing ("... River" is a place, "... Records" an organisation,
+"... Awards" an event), else MISC; "X ( born ..." makes a person.
 
 >>> import spacy
 >>> doc = spacy.blank("en")("He competed from 1992 to 2002 and retired the following year, at the age of 36.")
@@ -20,6 +26,7 @@ import re
 from spacy.tokens import Span
 
 from nlp.components.annotations import Mention
+from nlp.components.coreference import NOMINALS
 
 #: spaCy labels whose spans are dates (``date`` mentions) and numbers (``number`` mentions)
 DATE_LABELS = ("DATE", "TIME")
@@ -110,4 +117,154 @@ def _mention(doc, start: int, end: int, kind: str) -> Mention:
     return Mention(start, end, "DATE" if kind == "date" else "NUM", kind, None, 1.0, doc[start:end].text)
 
 
-__all__ = ["value_mentions", "DATE_LABELS", "NUMBER_LABELS"]
+# ---------------------------------------------------------------------- names NER missed
+#: confidence of a name found by these rules: NER's own names have 1.0, and the linker gives the names
+#: it finds again by itself (another occurrence of a known name) 0.9
+RULE_CONFIDENCE = 0.9
+#: lower-case words that may stand inside a name ("Bank of America", "Simon and Garfunkel")
+#: ("and" is not one: "Meiji Restoration and Charter Oath" are two names; titles come quoted)
+_JOINERS = {"of", "the", "for", "&", "de", "du", "des", "la", "le", "les", "von", "van", "der", "den", "di", "da",
+            "del", "della", "'s", "’s"}
+#: offices and roles: "Professor of Commercial Law" names the field, "Lieutenant Governor" nobody
+_ROLES = {"president", "vice", "minister", "secretary", "director", "deputy", "chairman", "chairwoman", "chair",
+          "governor", "mayor", "senator", "ambassador", "chancellor", "premier", "admiral", "general", "commander",
+          "fellow", "member", "head", "chief", "representative", "advisor", "adviser", "officer", "lieutenant",
+          "colonel", "major", "captain", "sergeant", "bishop", "archbishop", "professor", "lecturer", "dean",
+          "rector", "principal", "manager", "coach", "editor", "founder", "leader", "speaker", "judge", "emperor",
+          "empress", "pope", "cardinal", "doge", "prophet", "writer", "producer", "player", "mp", "councillor",
+          "commissioner", "attorney", "solicitor", "treasurer", "marshal", "inspector", "assistant"}
+#: titles of rank: no name alone or at the end ("Prime Minister Dr."), but "Duke of Anjou" is one
+_RANKS = {"mr", "mrs", "ms", "dr", "prof", "sir", "lord", "lady", "duke", "duchess", "king", "queen", "prince",
+          "princess", "count", "countess", "earl", "baron", "elector", "detective", "doctor", "saint"}
+_QUOTES = {'"', "“", "”", "„", "″"}
+#: the last word of a name -> its type (beyond the nouns coreference knows: "the company" ...)
+_HEAD_TYPES = {**NOMINALS,
+               **{w: "LOC" for w in ("street", "avenue", "road", "park", "bridge", "pass", "creek", "bay", "sea",
+                                     "valley", "forest", "peak", "glacier", "canal", "square", "zone", "airport",
+                                     "station", "highway", "motorway", "drive", "gulf", "ocean", "peninsula", "hill",
+                                     "mountains", "islands", "falls", "heights", "coast", "desert", "basin")},
+               **{w: "ORG" for w in ("records", "association", "society", "committee", "league", "army", "navy",
+                                     "ministry", "department", "inc", "ltd", "corp", "co", "foundation", "trust",
+                                     "commission", "academy", "orchestra", "choir", "brigade", "regiment",
+                                     "squadron", "federation", "union", "church", "hospital")},
+               **{w: "EVENT" for w in ("award", "awards", "prize", "cup", "olympics", "games", "tour", "contest",
+                                       "revolution", "rebellion", "massacre", "crisis", "conference", "summit")}}
+#: capitalised words that are no names on their own
+_NOT_NAMES = {"i", "mr", "mrs", "ms", "dr", "sir", "st", "mt", "no", "ok", "tv"}
+
+
+def rule_names(doc, mentions: list[Mention]) -> list[Mention]:
+    """``mentions`` plus the names the rules find in ``doc`` (see the module docstring), in text order.
+
+    A quotation or nickname name replaces NER mentions inside it ("Two" in '" Two Doors Down "');
+    a capitalised run only fills words no mention holds.
+    """
+    found: list[Mention] = []
+    for start, end, typ in _quoted(doc):
+        inside = [m for m in mentions if start <= m.start and m.end <= end]
+        if any(m.start == start and m.end == end for m in inside):
+            continue  # NER has the very name
+        if any(m.start < end and start < m.end for m in mentions if m not in inside):
+            continue  # NER has a name across the quotation
+        mentions = [m for m in mentions if m not in inside]
+        found.append(Mention(start, end, typ, "name", None, RULE_CONFIDENCE, doc[start:end].text))
+    taken = [False] * len(doc)
+    for m in mentions + found:
+        for i in range(m.start, m.end):
+            taken[i] = True
+    for start, end in _capitalised_runs(doc, taken):
+        found.append(Mention(start, end, _name_type(doc, start, end), "name", None, RULE_CONFIDENCE,
+                             doc[start:end].text))
+    if not found:
+        return mentions
+    return sorted(mentions + found, key=lambda m: (m.start, m.end))
+
+
+def _capital(t) -> bool:
+    return t.text[:1].isupper() and any(c.isalpha() for c in t.text)
+
+
+def _quoted(doc):
+    """``(start, end, type)`` of title-case quotations ('" Go West "') and of names with a quoted
+    nickname ('Wilfried " Willi " Schneider')."""
+    quotes = [t.i for t in doc if t.text in _QUOTES]
+    for a, b in zip(quotes, quotes[1:]):
+        inner = doc[a + 1:b]
+        if not 0 < len(inner) <= 8 or any(t.is_sent_start for t in inner[1:]) or any(t.text in _QUOTES for t in inner):
+            continue
+        words = [t for t in inner if t.is_alpha]
+        if not words or not _capital(inner[0]) or inner[-1].text in (".", ",", ";", ":"):
+            continue
+        if 2 * sum(_capital(t) for t in words) < len(words) + (1 if len(words) > 2 else 0):
+            continue
+        # a nickname between a first name and a surname: the whole is a person's name
+        before, after = a, b + 1
+        while before > 0 and _capital(doc[before - 1]) and doc[before - 1].is_alpha and before > a - 3:
+            before -= 1
+        if before < a and after < len(doc) and _capital(doc[after]) and doc[after].is_alpha and len(inner) <= 2:
+            end = after + 1
+            while end < len(doc) and _capital(doc[end]) and doc[end].is_alpha and end < after + 2:
+                end += 1
+            yield before, end, "PERSON"
+            continue
+        yield a + 1, b, "WORK"
+
+
+def _capitalised_runs(doc, taken: list[bool]):
+    """``(start, end)`` of runs of capitalised words no mention holds."""
+    i, n = 0, len(doc)
+    while i < n:
+        t = doc[i]
+        if taken[i] or not _capital(t) or t.is_stop:
+            i += 1
+            continue
+        start = end = i
+        k = i
+        while k < n and not taken[k]:
+            tok = doc[k]
+            if _capital(tok) or (k > start and tok.like_num and _capital(doc[k - 1])):
+                k += 1
+                end = k
+            elif k > start and (tok.lower_ in _JOINERS or tok.text == "-") and k + 1 < n and not taken[k + 1] \
+                    and _capital(doc[k + 1]) and not doc[k + 1].is_sent_start:
+                k += 1
+            else:
+                break
+            if k < n and doc[k].is_sent_start:
+                break
+        i = max(end, i + 1)
+        # "Professor of Commercial Law" -> "Commercial Law"; "Bishop of Pittsburgh" -> "Pittsburgh"
+        for k in range(start, end - 1):
+            if doc[k].lower_ == "of":
+                if all(doc[j].lower_.rstrip(".") in _ROLES for j in range(start, k)):
+                    start = k + 1
+                break
+        while start < end and (doc[start].is_stop or doc[start].lower_ in _JOINERS):
+            start += 1
+        if start >= end or doc[end - 1].lower_.rstrip(".") in _ROLES | _RANKS:
+            continue  # "President", "Lieutenant Governor", "Holy Roman Emperor"
+        words = doc[start:end]
+        if not any(t.is_alpha and not t.is_stop for t in words):
+            continue
+        # one capitalised word opening a sentence is only a capital letter ("Cramming is ..."), unless
+        # the tagger says it is a proper noun ("Calueque is a town")
+        if len(words) == 1 and ((words[0].is_sent_start and words[0].tag_ not in ("NNP", "NNPS"))
+                                or words[0].lower_ in _NOT_NAMES or len(words[0]) < 2):
+            continue
+        if len(words) == 1 and words[0].lower_.rstrip(".") in _MONTHS:
+            continue
+        yield start, end
+
+
+def _name_type(doc, start: int, end: int) -> str:
+    last = doc[end - 1].lower_.rstrip(".")
+    typ = _HEAD_TYPES.get(last) or (_HEAD_TYPES.get(last[:-1]) if last.endswith("s") else None)
+    if typ is not None and end - start >= 2:
+        return typ
+    # "Marie Curie ( born 7 November 1867 ) ...": a person
+    if end + 1 < len(doc) and doc[end].text == "(" and doc[end + 1].lower_ in ("born", "b.", "née"):
+        return "PERSON"
+    return "MISC"
+
+
+__all__ = ["value_mentions", "rule_names", "DATE_LABELS", "NUMBER_LABELS", "RULE_CONFIDENCE"]
