@@ -103,6 +103,21 @@ def test_names_ner_missed_are_found_by_capitals_quotes_and_nicknames():
     assert schneider.aliases == ['Wilfried " Willi " Schneider', "Schneider"]
 
 
+def test_a_name_spelt_out_in_brackets_and_an_ner_span_over_two_names():
+    nlp = light()
+    nlp.get_pipe("entity_ruler").add_patterns([
+        {"label": "ORG", "pattern": "Council on Foreign Relations"}, {"label": "GPE", "pattern": "CFR"},
+        {"label": "PERSON", "pattern": "Helen , Lewis Stone"}, {"label": "ORG", "pattern": "Kansas City Royals"},
+        {"label": "NORP", "pattern": "Royals"}])
+    doc = nlp("Ada Lovelace joined the Council on Foreign Relations ( CFR ) with Helen , Lewis Stone. "
+              "The CFR met the Kansas City Royals. The Royals won.")
+    label = {m.text: doc._.kgqa_entities[m.cluster].label for m in doc._.kgqa_mentions if m.cluster is not None}
+    # initials need not be exact: "CFR" leaves out "on"; the acronym's NER type (GPE here) does not matter
+    assert label["CFR"] == "Council on Foreign Relations"
+    assert label["Helen"] == "Helen" and label["Lewis Stone"] == "Lewis Stone"  # two people, not one
+    assert label["Royals"] == "Kansas City Royals"  # a team's own word, whatever NER typed it
+
+
 def test_acronym_joins_the_full_name(nlp):
     ext = extract(nlp, "International Business Machines hired Ada Lovelace. IBM grew.", "d")
     ibm = [e for e in ext.entities if "IBM" in (e.label, *e.aliases)]

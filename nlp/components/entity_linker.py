@@ -38,7 +38,8 @@ from spacy.tokens import Doc
 
 from nlp.components.annotations import EntityCluster, Mention, ensure_extensions
 from nlp.linking import NameIndex, load_kb, name_match, name_tokens, normalise, types_compatible
-from nlp.components.mention_rules import DATE_LABELS, NUMBER_LABELS, rule_names, value_mentions
+from nlp.components.mention_rules import (DATE_LABELS, NUMBER_LABELS, name_kind, rule_names, split_name_span,
+                                          value_mentions)
 from nlp.schema import SPACY_TO_TYPE
 
 _MALE_TITLES = {"mr", "mr.", "sir", "king", "prince", "lord", "duke", "count", "father", "brother"}
@@ -86,13 +87,15 @@ class EntityLinker:
             text = ent.text.strip()
             if not any(c.isalpha() for c in text) or len(text) > 120:
                 continue
-            start, end = ent.start, ent.end
-            # "the Nobel Prize" -> "Nobel Prize"; "Astley 's" -> "Astley"
-            while start < end - 1 and doc[start].lower_ in ("the", "a", "an"):
-                start += 1
-            while end - 1 > start and doc[end - 1].lower_ in ("'s", "’s", "'", "’"):
-                end -= 1
-            mentions.append(Mention(start, end, typ, "name", None, 1.0, doc[start:end].text))
+            for start, end in split_name_span(doc, ent.start, ent.end, ent.label_) if self.name_rules \
+                    else [(ent.start, ent.end)]:
+                # "the Nobel Prize" -> "Nobel Prize"; "Astley 's" -> "Astley"
+                while start < end - 1 and doc[start].lower_ in ("the", "a", "an"):
+                    start += 1
+                while end - 1 > start and doc[end - 1].lower_ in ("'s", "’s", "'", "’"):
+                    end -= 1
+                if any(c.isalpha() for c in doc[start:end].text):
+                    mentions.append(Mention(start, end, typ, "name", None, 1.0, doc[start:end].text))
         mentions = _without_nested_values(mentions)
         from_rules: set[int] = set()
         if self.name_rules:
@@ -100,15 +103,18 @@ class EntityLinker:
             from_rules = {id(m) for m in found} - {id(m) for m in mentions}
             mentions = found
         clusters: list[EntityCluster] = []
+        by_end: dict[int, Mention] = {}  # name mentions clustered so far, by their end
         for mi, m in enumerate(mentions):
             if m.kind != "name":
                 continue
-            target = self._best_cluster(doc, m, mentions, clusters)
+            defined = self._defined_acronym(doc, m, by_end)
+            target = clusters[defined] if defined is not None else self._best_cluster(doc, m, mentions, clusters)
+            by_end[m.end] = m
             if target is None:
                 target = EntityCluster(len(clusters), m.text, m.type)
                 clusters.append(target)
-            elif not _cross_type_ok(m.type, target.type) and self._is_surname(normalise(m.text), target):
-                m.type = target.type  # the person's surname, whatever NER said
+            elif not _cross_type_ok(m.type, target.type) and self._is_short_form(normalise(m.text), target, m.type):
+                m.type = target.type  # the person's surname (the organisation's word), whatever NER said
             elif m.type == "MISC" and id(m) in from_rules:
                 m.type = target.type  # a rule found the name; what it names is known already
             target.add_alias(m.text)
@@ -212,9 +218,14 @@ class EntityLinker:
         c._names_cache = (key, norms, full)
         return norms, full
 
-    def _is_surname(self, norm: str, c: EntityCluster) -> bool:
-        """``norm`` is the last name of one of person ``c``'s full names ("parton" for "Dolly Parton")."""
-        if c.type != "PERSON" or not norm or " " in norm:
+    def _is_short_form(self, norm: str, c: EntityCluster, mention_type: str) -> bool:
+        """``norm`` is the last word of one of ``c``'s full names: a person's surname ("parton" for
+        "Dolly Parton") or an organisation's own word ("royals" for "Kansas City Royals"; not a kind
+        of thing such as "university", and never a place: see the Copenhagen rule in
+        :func:`nlp.linking.name_match`)."""
+        if c.type not in ("PERSON", "ORG") or not norm or " " in norm:
+            return False
+        if c.type == "ORG" and (mention_type == "LOC" or name_kind(norm) is not None):
             return False
         for name in self._names(c)[1]:
             words = [w for w in normalise(name).split() if w not in ("jr", "sr", "ii", "iii")]
@@ -222,13 +233,25 @@ class EntityLinker:
                 return True
         return False
 
+    @staticmethod
+    def _defined_acronym(doc: Doc, m: Mention, by_end: dict[int, Mention]) -> int | None:
+        """The cluster of the name that ``m`` spells out or abbreviates in brackets right after it:
+        "Council on Foreign Relations ( CFR )", "NTF ( National Turkey Federation )"."""
+        if m.start < 2 or doc[m.start - 1].text != "(" or m.end >= len(doc) or doc[m.end].text != ")":
+            return None
+        before = by_end.get(m.start - 1)
+        if before is None or before.cluster is None:
+            return None
+        short, long = (m.text, before.text) if m.end - m.start == 1 else (before.text, m.text)
+        return before.cluster if _abbreviates(short, long) else None
+
     def _score(self, m: Mention, c: EntityCluster, mentions: list[Mention], *, after_place_word: bool = False) -> float:
         norm = normalise(m.text)
         norms, full = self._names(c)
         if norm in norms:
             return 1.0 if types_compatible(m.type, c.type) or _cross_type_ok(m.type, c.type) else 0.0
         if not types_compatible(m.type, c.type):
-            if m.type != "DATE" and not after_place_word and self._is_surname(norm, c):
+            if m.type != "DATE" and not after_place_word and self._is_short_form(norm, c, m.type):
                 return SURNAME_SCORE
             return 0.0
         return name_match(m.text, full, m.type if m.type != "MISC" else c.type,
@@ -262,6 +285,24 @@ class EntityLinker:
         votes = Counter(mentions[i].type for i in c.mentions)
         order = {t: k for k, t in reversed(list(enumerate(mentions[i].type for i in c.mentions)))}
         c.type = max(votes, key=lambda t: (votes[t], t != "MISC", -order[t]))
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    """``short`` is made of letters of ``long`` in order, starting at one of its words' first letter.
+
+    >>> _abbreviates("NAVFORGER", "United States Naval Forces Germany"), _abbreviates("US", "Samuel Smith")
+    (True, False)
+    """
+    letters = [ch for ch in short.lower() if ch.isalpha()]
+    words = normalise(long).split()
+    if len(letters) < 2 or len(words) < 2 or not any(ch.isupper() for ch in short[1:]):
+        return False
+    for k, w in enumerate(words):
+        if w[:1] == letters[0]:
+            rest = iter(" ".join(words[k:]))
+            if all(ch in rest for ch in letters):
+                return True
+    return False
 
 
 def _without_nested_values(mentions: list[Mention]) -> list[Mention]:

@@ -135,7 +135,8 @@ _ROLES = {"president", "vice", "minister", "secretary", "director", "deputy", "c
           "commissioner", "attorney", "solicitor", "treasurer", "marshal", "inspector", "assistant"}
 #: titles of rank: no name alone or at the end ("Prime Minister Dr."), but "Duke of Anjou" is one
 _RANKS = {"mr", "mrs", "ms", "dr", "prof", "sir", "lord", "lady", "duke", "duchess", "king", "queen", "prince",
-          "princess", "count", "countess", "earl", "baron", "elector", "detective", "doctor", "saint"}
+          "princess", "count", "countess", "earl", "baron", "elector", "detective", "doctor", "saint", "pharaoh",
+          "marshal", "regent", "dowager", "tsar", "czar", "sultan", "emir", "shah", "caliph"}
 _QUOTES = {'"', "“", "”", "„", "″"}
 #: the last word of a name -> its type (beyond the nouns coreference knows: "the company" ...)
 _HEAD_TYPES = {**NOMINALS,
@@ -172,12 +173,64 @@ def rule_names(doc, mentions: list[Mention]) -> list[Mention]:
     for m in mentions + found:
         for i in range(m.start, m.end):
             taken[i] = True
+    persons = {(m.start, m.end): m for m in mentions if m.kind == "name" and m.type == "PERSON"}
+    starts = {start: m for (start, _), m in persons.items()}
+    ends = {end: m for (_, end), m in persons.items()}
     for start, end in _capitalised_runs(doc, taken):
+        # "Adolf | Hitler", "Anatoly | Borisovich Chubais": NER cut a person's name short
+        person = starts.get(end) or ends.get(start)
+        if person is not None and end - start <= 3 and all(t.is_title and t.is_alpha for t in doc[start:end]):
+            person.start, person.end = min(start, person.start), max(end, person.end)
+            person.text = doc[person.start:person.end].text
+            continue
         found.append(Mention(start, end, _name_type(doc, start, end), "name", None, RULE_CONFIDENCE,
                              doc[start:end].text))
-    if not found:
-        return mentions
-    return sorted(mentions + found, key=lambda m: (m.start, m.end))
+    mentions = sorted(mentions + found, key=lambda m: (m.start, m.end))
+    return _numbered_names(doc, mentions)
+
+
+def _numbered_names(doc, mentions: list[Mention]) -> list[Mention]:
+    """A number that ends a name is part of it ("Torpedo Squadron 8", "Oregon Route 99"), and so is a
+    year that opens an event's name ("2000 Summer Olympics")."""
+    names = {m.start: m for m in mentions if m.kind == "name"}
+    names_end = {m.end: m for m in mentions if m.kind == "name"}
+    drop = set()
+    for m in mentions:
+        if m.end - m.start != 1 or not doc[m.start].text.isdigit():
+            continue
+        after = names.get(m.end)
+        before = names_end.get(m.start)
+        if m.kind == "date" and after is not None and after.type == "EVENT" and len(doc[m.start].text) == 4:
+            after.start, after.text = m.start, doc[m.start:after.end].text
+            drop.add(id(m))
+        elif (m.kind == "number" and before is not None and before.type != "PERSON" and len(doc[m.start].text) <= 3
+              and (m.end >= len(doc) or not (_capital(doc[m.end]) or doc[m.end].like_num
+                                             or doc[m.end].text in _RANGE | {":"}))):  # not a score
+            before.end, before.text = m.end, doc[before.start:m.end].text
+            drop.add(id(m))
+    return [m for m in mentions if id(m) not in drop] if drop else mentions
+
+
+def split_name_span(doc, start: int, end: int, label: str) -> list[tuple[int, int]]:
+    """An NER name span cut where it runs over two names: at a comma, semicolon, bracket or slash
+    ("Helen , Lewis Stone"; "Council on Foreign Relations ( CFR"), and for persons at "and"/"&"
+    ("Yusuf and Zulaikha"); a piece without a capital is dropped.
+
+    >>> import spacy
+    >>> doc = spacy.blank("en")("Helen, Lewis Stone and Yusuf and Zulaikha")
+    >>> [doc[s:e].text for s, e in split_name_span(doc, 0, 4, "PERSON") + split_name_span(doc, 5, 8, "PERSON")]
+    ['Helen', 'Lewis Stone', 'Yusuf', 'Zulaikha']
+    """
+    cuts = {",", ";", "(", ")", "[", "]", "/"} | ({"and", "&"} if label == "PERSON" else set())
+    parts, begin = [], start
+    for i in range(start, end):
+        if doc[i].lower_ in cuts:
+            parts.append((begin, i))
+            begin = i + 1
+    parts.append((begin, end))
+    if len(parts) == 1:
+        return parts
+    return [(s, e) for s, e in parts if s < e and any(_capital(t) for t in doc[s:e])]
 
 
 def _capital(t) -> bool:
@@ -215,7 +268,8 @@ def _capitalised_runs(doc, taken: list[bool]):
     i, n = 0, len(doc)
     while i < n:
         t = doc[i]
-        if taken[i] or not _capital(t) or t.is_stop:
+        # a capitalised stop word inside a sentence belongs to a title ("How Could Hell Be Any Worse")
+        if taken[i] or not _capital(t) or (t.is_stop and (t.is_sent_start or t.lower_ in _NOT_NAMES)):
             i += 1
             continue
         start = end = i
@@ -239,7 +293,8 @@ def _capitalised_runs(doc, taken: list[bool]):
                 if all(doc[j].lower_.rstrip(".") in _ROLES for j in range(start, k)):
                     start = k + 1
                 break
-        while start < end and (doc[start].is_stop or doc[start].lower_ in _JOINERS):
+        while start < end and ((doc[start].is_stop and (doc[start].is_sent_start or doc[start].lower_ in ("the", "a", "an")))
+                               or doc[start].lower_ in _JOINERS):
             start += 1
         if start >= end or doc[end - 1].lower_.rstrip(".") in _ROLES | _RANKS:
             continue  # "President", "Lieutenant Governor", "Holy Roman Emperor"
@@ -256,9 +311,15 @@ def _capitalised_runs(doc, taken: list[bool]):
         yield start, end
 
 
+def name_kind(word: str) -> str | None:
+    """The type a name ending in ``word`` has when ``word`` is a kind of thing: ``name_kind("Records")``
+    is ``'ORG'``, ``name_kind("Airport")`` ``'LOC'``; None for other words."""
+    last = word.lower().rstrip(".")
+    return _HEAD_TYPES.get(last) or (_HEAD_TYPES.get(last[:-1]) if last.endswith("s") else None)
+
+
 def _name_type(doc, start: int, end: int) -> str:
-    last = doc[end - 1].lower_.rstrip(".")
-    typ = _HEAD_TYPES.get(last) or (_HEAD_TYPES.get(last[:-1]) if last.endswith("s") else None)
+    typ = name_kind(doc[end - 1].text)
     if typ is not None and end - start >= 2:
         return typ
     # "Marie Curie ( born 7 November 1867 ) ...": a person
@@ -267,4 +328,4 @@ def _name_type(doc, start: int, end: int) -> str:
     return "MISC"
 
 
-__all__ = ["value_mentions", "rule_names", "DATE_LABELS", "NUMBER_LABELS", "RULE_CONFIDENCE"]
+__all__ = ["value_mentions", "rule_names", "split_name_span", "name_kind", "DATE_LABELS", "NUMBER_LABELS", "RULE_CONFIDENCE"]
