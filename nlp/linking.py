@@ -118,11 +118,30 @@ def name_match(mention: str, names, mention_type: str, *, fuzzy_threshold: float
                 best = max(best, 0.9)
             if name.isupper() and len(n) >= 2 and " " not in n and acronym(m) == n and len(m.split()) >= 2:
                 best = max(best, 0.9)
-        if min(len(m), len(n)) >= 4:
+        if min(len(m), len(n)) >= 4 and spelling_variants(m, n):
             ratio = fuzz.ratio(m, n)
             if ratio >= fuzzy_threshold:
                 best = max(best, ratio / 100.0 * 0.95)
     return best
+
+
+_NUMBERISH = re.compile(r"^(\d+\w*|[ivxlc]+)$")
+
+
+def spelling_variants(a: str, b: str) -> bool:
+    """Two normalised names that may be one name spelt two ways: no differing number or roman
+    numeral ("World War I" / "World War II", "2000 Summer Olympics" / "2016 ..."), and, word for
+    word, no whole word swapped for another ("Western Hemisphere" / "Eastern Hemisphere").
+
+    >>> spelling_variants("marie curie", "marie curi"), spelling_variants("world war i", "world war ii")
+    (True, False)
+    """
+    wa, wb = a.split(), b.split()
+    if {w for w in wa if _NUMBERISH.match(w)} != {w for w in wb if _NUMBERISH.match(w)}:
+        return False
+    if len(wa) == len(wb):
+        return all(x == y or (x[0] == y[0] and fuzz.ratio(x, y) >= 75) for x, y in zip(wa, wb))
+    return True
 
 
 def types_compatible(a: str | None, b: str | None) -> bool:
@@ -341,5 +360,5 @@ def load_kb(path: str | Path) -> NameIndex:
     return idx
 
 
-__all__ = ["normalise", "name_tokens", "head_tokens", "name_match", "types_compatible", "Candidate", "NameIndex",
+__all__ = ["normalise", "name_tokens", "head_tokens", "name_match", "spelling_variants", "types_compatible", "Candidate", "NameIndex",
            "graph_index", "load_kb", "external_iri", "KBError"]

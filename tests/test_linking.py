@@ -118,6 +118,18 @@ def test_a_name_spelt_out_in_brackets_and_an_ner_span_over_two_names():
     assert label["Royals"] == "Kansas City Royals"  # a team's own word, whatever NER typed it
 
 
+def test_two_parts_of_an_organisation_name_are_not_both_its_short_forms():
+    nlp = light()
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "ORG", "pattern": p} for p in
+                                               ("Toyota Avalon", "Toyota", "Avalon", "Toulouse Business School",
+                                                "Toulouse")])
+    doc = nlp("The Toyota Avalon is a car. Toyota built the Avalon. Toulouse Business School is old. "
+              "It is in Toulouse.")
+    label = {m.text: doc._.kgqa_entities[m.cluster].label for m in doc._.kgqa_mentions if m.kind == "name"}
+    assert label["Toyota"] == "Toyota Avalon" and label["Avalon"] == "Avalon"
+    assert label["Toulouse"] == "Toulouse"  # "in Toulouse": the place the school is named after
+
+
 def test_acronym_joins_the_full_name(nlp):
     ext = extract(nlp, "International Business Machines hired Ada Lovelace. IBM grew.", "d")
     ibm = [e for e in ext.entities if "IBM" in (e.label, *e.aliases)]
@@ -197,6 +209,10 @@ def test_normalisation_and_matching_rules():
     assert name_match("Bank", ["Bank of America"], "ORG") >= 0.85
     assert name_match("Luxembourg", ["John of Luxembourg"], "PERSON") == 0.0
     assert name_match("da Vinci", ["Leonardo da Vinci"], "PERSON") >= 0.85  # "da" cuts only for non-persons
+    # fuzzy matching is for spellings, not for another number or another word
+    assert name_match("World War I", ["World War II"], "EVENT") == 0.0
+    assert name_match("2000 Summer Olympics", ["2016 Summer Olympics"], "EVENT") == 0.0
+    assert name_match("Western Hemisphere", ["Eastern Hemisphere"], "LOC") == 0.0
 
 
 @pytest.mark.slow

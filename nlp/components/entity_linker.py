@@ -254,6 +254,14 @@ class EntityLinker:
             if m.type != "DATE" and not after_place_word and self._is_short_form(norm, c, m.type):
                 return SURNAME_SCORE
             return 0.0
+        if c.type == "ORG" and " " not in norm:
+            # "born in Toulouse" is the place, not "Toulouse Business School"; and of "Toyota Avalon",
+            # "Toyota" and "Avalon" cannot both be short forms
+            if after_place_word:
+                return 0.0
+            longest = max(len(normalise(f).split()) for f in full)
+            if any(n and len(n.split()) < longest and norm not in n.split() for n in norms):
+                return 0.0
         return name_match(m.text, full, m.type if m.type != "MISC" else c.type,
                           fuzzy_threshold=self.fuzzy_threshold)
 
