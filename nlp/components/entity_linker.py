@@ -2,17 +2,23 @@
 
 Every NER span whose label maps to a schema type (see :data:`nlp.schema.SPACY_TO_TYPE`) becomes a
 :class:`~nlp.components.annotations.Mention`; dates become ``date`` mentions (type ``DATE``) and
-counts, quantities, amounts and percentages ``number`` mentions (type ``NUM``), both without a cluster
-(values, not entities; see :func:`nlp.components.mention_rules.value_mentions`: ranges split, hedges trimmed). Name mentions are
-clustered in reading order: a mention joins the earlier cluster whose names it matches best
-(exact normalised name, acronym, part of a person's/organisation's full name, or fuzzy ratio ≥
-``fuzzy_threshold``) among clusters of a compatible type; ties (two Curies) go to the candidate whose
-sentences are closest in MiniLM embedding space when ``use_embeddings`` is on, else to the most
-recent. The canonical label is the first mention with two or more words, else the longest. With
-``propagate`` (default), other occurrences of a cluster's names that NER missed (before or after
-the one it found), and a person's surname alone after the full name ("Curie" after "Marie Curie"),
-become mentions too (confidence 0.9). A surname alone that NER typed as something else ("Parton"
-as a place, after "Dolly Parton") joins the person unless a place word precedes it ("born in ...").
+counts, quantities, amounts and percentages ``number`` mentions (type ``NUM``), both without a
+cluster: values, not entities (:func:`nlp.components.mention_rules.value_mentions`: ranges split,
+hedges trimmed). With ``name_rules`` (default) an NER span over two names is cut ("Helen , Lewis
+Stone") and names NER missed are added (capitalised runs, title-case quotations, nicknames:
+:func:`nlp.components.mention_rules.rule_names`, confidence 0.9).
+
+Name mentions are clustered in reading order: a mention joins the earlier cluster whose names it
+matches best (exact normalised name, acronym, an acronym spelt out in brackets, part of a
+person's/organisation's full name, or fuzzy ratio ≥ ``fuzzy_threshold`` between spellings) among
+clusters of a compatible type; ties (two Curies) go to the candidate whose sentences are closest in
+MiniLM embedding space when ``use_embeddings`` is on, else to the most recent. The canonical label is
+the first mention with two or more words, else the longest. A person's surname or an organisation's
+own last word joins it whatever type NER gave it ("Parton" as a place, after "Dolly Parton"), unless
+a place word precedes it ("born in ..."); a place is never a short form of an organisation named
+after it ("Copenhagen", "University of Copenhagen"). With ``propagate`` (default), other occurrences
+of a cluster's names that NER missed (before or after the one it found), and a person's surname
+alone after the full name ("Curie" after "Marie Curie"), become mentions too (confidence 0.9).
 
 With ``kb`` (a JSONL/TSV file, see :func:`nlp.linking.load_kb`) each cluster is also looked up in
 the KB; a match replaces the label with the KB label and records the KB IRI in ``same_as``.
