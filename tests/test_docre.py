@@ -107,8 +107,17 @@ def test_training_learns_saves_and_resumes(tmp_path, tiny_encoder):
     resumed = train_docre(train=TINY, out=tmp_path / "r", epochs=3, seed=0, resume=True, **settings)
     whole = train_docre(train=TINY, out=tmp_path / "w", epochs=3, seed=0, **settings)
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in whole.history], rel=1e-4)
-    with pytest.raises(DocREError, match="other relations or epochs"):
-        train_docre(train=TINY, out=tmp_path / "r", epochs=5, seed=0, resume=True, **settings)
+    # a finished run lengthened: it goes on from its last epoch with the decay re-planned
+    longer = train_docre(train=TINY, out=tmp_path / "r", epochs=5, seed=0, resume=True, **settings)
+    assert [h["epoch"] for h in longer.history] == [1, 2, 3, 4, 5]
+    assert load_docre(tmp_path / "r").config.trained["planned_epochs"] == 3
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([{"sents": [["A", "met", "B", "."]], "vertexSet": [
+        [{"name": "A", "sent_id": 0, "pos": [0, 1], "type": "PER"}], [{"name": "B", "sent_id": 0, "pos": [2, 3],
+                                                                      "type": "PER"}]],
+        "labels": [{"h": 0, "t": 1, "r": "P3373", "evidence": [0]}]}]), encoding="utf-8")
+    with pytest.raises(DocREError, match="other relations"):
+        train_docre(train=other, out=tmp_path / "r", epochs=5, seed=0, resume=True, **settings)
 
 
 def test_bad_inputs_get_clear_errors(tmp_path, tiny_encoder):

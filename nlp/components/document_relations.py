@@ -19,6 +19,7 @@ types replace a cluster's generic type (MISC) when it is sure of them.
 """
 from __future__ import annotations
 
+import os
 import re
 
 from spacy.language import Language
@@ -82,6 +83,10 @@ class DocumentRelations:
     def __call__(self, doc: Doc) -> Doc:
         return self.pipe_docs([doc])[0]
 
+    def warm_up(self) -> None:
+        """Load what loads lazily (the relation names' schema lookup) before the first batch."""
+        self.names()
+
     def pipe(self, docs, batch_size: int = 16):
         buf = []
         for doc in docs:
@@ -93,9 +98,18 @@ class DocumentRelations:
             yield from self.pipe_docs(buf)
 
     def pipe_docs(self, docs: list[Doc]) -> list[Doc]:
+        import torch
+
         inputs = [self._document(doc) for doc in docs]
         todo = [i for i, x in enumerate(inputs) if x is not None and len(x[0].entities) >= 2]
-        preds = self.model.predict([inputs[i][0] for i in todo], batch_size=self.batch_size) if todo else []
+        # one thread by default, as for the sentence encoder (KGQA_ENCODER_THREADS overrides): build
+        # workers share the cores, so each runs single-threaded
+        previous = torch.get_num_threads()
+        torch.set_num_threads(max(1, int(os.environ.get("KGQA_ENCODER_THREADS", "1"))))
+        try:
+            preds = self.model.predict([inputs[i][0] for i in todo], batch_size=self.batch_size) if todo else []
+        finally:
+            torch.set_num_threads(previous)
         for i, pred in zip(todo, preds):
             self._write(docs[i], inputs[i], pred)
         return docs
@@ -146,6 +160,11 @@ class DocumentRelations:
                 if parsed is None:
                     continue
                 key = ("date", parsed)
+            elif m.kind == "number":
+                value = (m.text or doc[m.start:m.end].text).strip()
+                if not any(ch.isdigit() for ch in value):
+                    continue
+                key = ("num", value)
             else:
                 continue
             if key not in groups:
@@ -153,9 +172,9 @@ class DocumentRelations:
                 sources.append(key)
             sp = span(m.start, m.end)
             if sp is not None:
-                groups[key].append(DocMention(sp[0], sp[1], sp[2], "TIME" if key[0] == "date" else ""))
+                groups[key].append(DocMention(sp[0], sp[1], sp[2], {"date": "TIME", "num": "NUM"}.get(key[0], "")))
         taken = {i for m in mentions for i in range(m.start, m.end)}
-        for ent in doc.ents:
+        for ent in doc.ents:  # numbers NER found that no mention holds (pipelines without number mentions)
             if ent.label_ not in NUMBER_LABELS or any(i in taken for i in range(ent.start, ent.end)):
                 continue
             value = ent.text.strip()

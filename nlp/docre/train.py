@@ -406,7 +406,8 @@ def train_docre(*, train: Any, out: str | Path, dev: Any = None, epochs: int = 3
 
     The last epoch is saved (no epoch is picked on ``dev``: it is scored after each epoch so the
     run can be watched, and at the end). ``calibrate_on`` (labelled documents, default ``dev``)
-    fits the confidence. ``resume=True`` continues from ``out/checkpoint.pt``; ``time_budget``
+    fits the confidence. ``resume=True`` continues from ``out/checkpoint.pt`` (with another
+    ``epochs`` the learning rate's linear decay is re-planned to end there); ``time_budget``
     (seconds) stops after the epoch that passes it, leaving the checkpoint to resume from.
     Other keyword ``settings`` override :class:`DocREConfig` fields (``emb_size``, ``evidence_weight``...).
     """
@@ -449,8 +450,12 @@ def train_docre(*, train: Any, out: str | Path, dev: Any = None, epochs: int = 3
     ckpt = out / CHECKPOINT_FILE
     if resume and ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
-        if state["config"]["relations"] != config.relations or state["config"]["epochs"] != epochs:
-            raise DocREError(f"{ckpt} belongs to a run with other relations or epochs; start afresh without --resume")
+        if state["config"]["relations"] != config.relations:
+            raise DocREError(f"{ckpt} belongs to a run with other relations; start afresh without --resume")
+        if state["config"]["epochs"] != epochs:  # a run cut short or lengthened: the decay is re-planned
+            say(f"the checkpoint's run planned {state['config']['epochs']} epochs; the learning rate now "
+                f"decays to zero at epoch {epochs}")
+            config.trained["planned_epochs"] = state["config"]["epochs"]
         net.load_state_dict(state["net"], strict=False)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
