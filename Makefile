@@ -6,7 +6,7 @@ STORE  ?= demo-store
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test bench bench-sparql bench-rules bench-re bench-redocred bench-throughput bench-metaqa bench-textqa bench-gnn bench-linkpred demo clean
+.PHONY: install run test bench bench-sparql bench-rules bench-re bench-redocred bench-demo bench-throughput bench-metaqa bench-textqa bench-gnn bench-linkpred demo clean
 
 # Idempotent: the stamp is newer than the lock file and pyproject once installed, so a re-run is instant.
 $(BIN)/.kgqa-installed: requirements.lock pyproject.toml
@@ -34,7 +34,7 @@ test: install
 DATA ?= ../shared/data
 BENCH := nice -n 10 $(BIN)/python
 
-bench: bench-sparql bench-rules bench-re bench-redocred bench-throughput bench-metaqa bench-textqa bench-gnn bench-linkpred
+bench: bench-sparql bench-rules bench-re bench-redocred bench-demo bench-throughput bench-metaqa bench-textqa bench-gnn bench-linkpred
 
 bench-sparql: install
 	$(BENCH) bench/sparql.py --triples 1000000 --seed 7 --repeat 5 --memory
@@ -44,6 +44,9 @@ bench-re: install
 	$(BENCH) bench/conll04.py --data $(DATA) --model nlp/models/conll04_minilm --threads 1
 bench-redocred: install
 	$(BENCH) bench/redocred.py --data $(DATA)
+	$(BENCH) bench/redocred.py --data $(DATA) --fast --no-questions
+bench-demo: install
+	$(BENCH) bench/demo.py
 bench-throughput: install
 	$(BENCH) bench/throughput.py --data $(DATA) --limit 300 --repeat 3
 bench-metaqa: install

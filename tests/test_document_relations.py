@@ -85,3 +85,19 @@ def test_empty_and_entityless_documents(nlp):
     for text in ("", "   ", "Nothing here is named at all.", "Lisbon."):
         doc = nlp(text)
         assert all(r.extractor != "document_relations" for r in (doc._.kgqa_relations or []))
+
+
+def test_long_documents_are_read_in_segments(nlp, monkeypatch):
+    import nlp.components.document_relations as dr
+
+    monkeypatch.setattr(dr, "SEGMENT_WORDS", 40)  # three short biographies: three segments
+    docs = read_docred(TINY).documents
+    text = " ".join(text_of(d) for d in docs[:3])
+    doc = nlp(text)
+    found = [r for r in doc._.kgqa_relations if r.extractor == "document_relations"]
+    assert found
+    for r in found:  # every cited sentence is a real sentence of the document, in the right segment
+        sentence = doc.text[r.sent_start:r.sent_end]
+        assert sentence and sentence in text
+    later = [r for r in found if r.sent_start > len(text_of(docs[0]))]
+    assert later  # facts of the second and third segments cite their own sentences

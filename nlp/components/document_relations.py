@@ -30,6 +30,9 @@ from nlp.dates import parse_date
 
 #: spaCy labels read as number entities (the model's NUM)
 NUMBER_LABELS = ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")
+#: a longer document is read in segments of whole sentences of at most this many words (the
+#: model learned from documents of up to about 500 words)
+SEGMENT_WORDS = 600
 #: the model's entity types -> kgqa's schema types
 MODEL_TO_TYPE = {"PER": "PERSON", "ORG": "ORG", "LOC": "LOC", "MISC": "MISC", "TIME": "DATE", "NUM": "NUM"}
 
@@ -100,23 +103,27 @@ class DocumentRelations:
     def pipe_docs(self, docs: list[Doc]) -> list[Doc]:
         import torch
 
-        inputs = [self._document(doc) for doc in docs]
-        todo = [i for i, x in enumerate(inputs) if x is not None and len(x[0].entities) >= 2]
+        views = [self._document(doc) for doc in docs]
+        todo = [(d, seg) for d, v in enumerate(views) if v is not None for seg in v[0] if len(seg[0].entities) >= 2]
         # one thread by default, as for the sentence encoder (KGQA_ENCODER_THREADS overrides): build
         # workers share the cores, so each runs single-threaded
         previous = torch.get_num_threads()
         torch.set_num_threads(max(1, int(os.environ.get("KGQA_ENCODER_THREADS", "1"))))
         try:
-            preds = self.model.predict([inputs[i][0] for i in todo], batch_size=self.batch_size) if todo else []
+            preds = self.model.predict([seg[0] for _, seg in todo], batch_size=self.batch_size) if todo else []
         finally:
             torch.set_num_threads(previous)
-        for i, pred in zip(todo, preds):
-            self._write(docs[i], inputs[i], pred)
+        results: dict[int, list] = {}
+        for (d, seg), pred in zip(todo, preds):
+            results.setdefault(d, []).append((seg[1], seg[2], pred))
+        for d, parts in results.items():
+            self._write(docs[d], views[d][1], parts)
         return docs
 
     def _document(self, doc: Doc):
-        """The model's view of ``doc``: a DocExample, each entity's source (cluster id or literal)
-        and the spaCy sentences."""
+        """The model's view of ``doc``: segments ``(DocExample, each entity's source (cluster id or
+        literal), first sentence)`` and the spaCy sentences. A document longer than
+        ``SEGMENT_WORDS`` is read in segments of whole sentences (each still many sentences long)."""
         from nlp.docre.data import DocExample, DocMention
 
         if not doc.text.strip():
@@ -187,12 +194,22 @@ class DocumentRelations:
             sp = span(ent.start, ent.end)
             if sp is not None:
                 groups[key].append(DocMention(sp[0], sp[1], sp[2], "NUM"))
-        keep = [k for k in sources if groups[k]]
-        example = DocExample(tuple(tuple(w) for w in words), tuple(tuple(groups[k]) for k in keep))
-        return example, keep, sents
+        segments, start, count = [], 0, 0
+        for si, row in enumerate(words):
+            if count and count + len(row) > SEGMENT_WORDS:
+                segments.append((start, si))
+                start, count = si, 0
+            count += len(row)
+        segments.append((start, len(words)))
+        out = []
+        for lo, hi in segments:
+            keep = [k for k in sources if any(lo <= m.sent < hi for m in groups[k])]
+            ents = tuple(tuple(DocMention(m.sent - lo, m.start, m.end, m.type) for m in groups[k] if lo <= m.sent < hi)
+                         for k in keep)
+            out.append((DocExample(tuple(tuple(w) for w in words[lo:hi]), ents), keep, lo))
+        return out, sents
 
-    def _write(self, doc: Doc, view, pred) -> None:
-        example, keys, sents = view
+    def _write(self, doc: Doc, sents, parts) -> None:
         names = self.names()
         clusters: list[EntityCluster] = list(doc._.kgqa_entities or [])
         by_id = {c.id: c for c in clusters}
@@ -201,7 +218,7 @@ class DocumentRelations:
             if m.cluster is not None:
                 conf_of[m.cluster] = max(conf_of.get(m.cluster, 0.0), m.confidence)
         # learned types: a generic cluster takes the model's type when it is sure
-        for key, (typ, p) in zip(keys, pred.types):
+        for key, (typ, p) in ((k, tp) for keys, _, pred in parts for k, tp in zip(keys, pred.types)):
             if key[0] == "c" and key[1] in by_id and p >= self.type_confidence:
                 mapped = MODEL_TO_TYPE.get(typ)
                 c = by_id[key[1]]
@@ -211,10 +228,13 @@ class DocumentRelations:
         known = set(names.values())
         if self.replace:
             relations = [r for r in relations if r.open or r.extractor != "relation_extractor" or r.relation not in known]
-        for fact in pred.facts:
-            if fact.score < self.threshold:
-                continue
-            hk, tk = keys[fact.head], keys[fact.tail]
+        best: dict = {}  # a fact found in two segments keeps its best reading
+        for keys, offset, pred in parts:
+            for fact in pred.facts:
+                key = (keys[fact.head], fact.relation, keys[fact.tail])
+                if fact.score >= self.threshold and (key not in best or best[key][0].score < fact.score):
+                    best[key] = (fact, offset)
+        for (hk, _, tk), (fact, offset) in best.items():
             if hk[0] != "c":
                 continue  # a date or number is never a subject
             name = names[fact.relation]
@@ -228,7 +248,7 @@ class DocumentRelations:
             else:
                 literal, datatype = tk[1], "string"
             conf = fact.score * conf_of.get(hk[1], 1.0) * (conf_of.get(obj, 1.0) if obj is not None else 1.0)
-            for si in fact.evidence or (0,):
+            for si in (offset + e for e in fact.evidence or (0,)):
                 if si >= len(sents):
                     continue
                 s = sents[si]

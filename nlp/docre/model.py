@@ -32,6 +32,8 @@ from nlp.docre.data import DocExample
 
 #: marker wrapped around every mention (as in ATLOP)
 MARKER = "*"
+#: entity pairs classified at once (a document with many entities is done in blocks)
+PAIR_BLOCK = 1024
 
 
 @dataclass
@@ -51,7 +53,7 @@ class DocREConfig:
     evidence_weight: float = 0.1
     type_weight: float = 0.2
     evidence_threshold: float = 0.2
-    epochs: int = 30
+    epochs: int = 15
     batch_size: int = 4
     lr_encoder: float = 5e-5
     lr_heads: float = 1e-4
@@ -265,18 +267,21 @@ class DocRENet(nn.Module):
         document's ``pairs`` (``(P, 2)`` entity indexes)."""
         emb = torch.stack([torch.logsumexp(seq[pos], dim=0) for pos in positions])
         att = torch.stack([a.mean(0) for a in ent_att])  # (E, heads, L)
-        h, t = pairs[:, 0], pairs[:, 1]
-        ht = (att[h] * att[t]).mean(1)  # (P, L)
-        ht = ht / (ht.sum(1, keepdim=True) + 1e-5)
-        context = ht @ seq
-        zh = torch.tanh(self.head_extractor(torch.cat([emb[h], context], dim=-1)))
-        zt = torch.tanh(self.tail_extractor(torch.cat([emb[t], context], dim=-1)))
-        groups = self.emb_size // self.block_size
-        b1 = zh.view(-1, groups, self.block_size)
-        b2 = zt.view(-1, groups, self.block_size)
-        logits = self.bilinear((b1.unsqueeze(3) * b2.unsqueeze(2)).reshape(-1, self.emb_size * self.block_size))
-        sent_w = torch.stack([ht[:, s:e].sum(1) for s, e in sentences], dim=1) if sentences else ht[:, :0]
-        return logits, sent_w, self.type_head(emb)
+        logits, weights = [], []
+        for lo in range(0, len(pairs), PAIR_BLOCK):  # blocks bound the memory of many-entity documents
+            block = pairs[lo:lo + PAIR_BLOCK]
+            h, t = block[:, 0], block[:, 1]
+            ht = (att[h] * att[t]).mean(1)  # (P, L)
+            ht = ht / (ht.sum(1, keepdim=True) + 1e-5)
+            context = ht @ seq
+            zh = torch.tanh(self.head_extractor(torch.cat([emb[h], context], dim=-1)))
+            zt = torch.tanh(self.tail_extractor(torch.cat([emb[t], context], dim=-1)))
+            groups = self.emb_size // self.block_size
+            b1 = zh.view(-1, groups, self.block_size)
+            b2 = zt.view(-1, groups, self.block_size)
+            logits.append(self.bilinear((b1.unsqueeze(3) * b2.unsqueeze(2)).reshape(-1, self.emb_size * self.block_size)))
+            weights.append(torch.stack([ht[:, s:e].sum(1) for s, e in sentences], dim=1) if sentences else ht[:, :0])
+        return torch.cat(logits), torch.cat(weights), self.type_head(emb)
 
 
 def all_pairs(n: int) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 One keyword-only entry point per job::
 
-    report = train_docre(train="train.json", dev="dev.json", out="models/docre", epochs=30)
+    report = train_docre(train="train.json", dev="dev.json", out="models/docre", epochs=15)
     model = load_docre("models/docre")
     model.predict(documents)          # DocExample list -> one DocPrediction each
     evaluate_docre(model=model, data="dev.json")["relations"]["f1"]
@@ -395,7 +395,7 @@ def _loss(model: DocREModel, feats: list[Features]) -> torch.Tensor:
     return total / max(1, len(feats))
 
 
-def train_docre(*, train: Any, out: str | Path, dev: Any = None, epochs: int = 30, seed: int = 0,
+def train_docre(*, train: Any, out: str | Path, dev: Any = None, epochs: int = 15, seed: int = 0,
                 batch_size: int = 4, lr_encoder: float = 5e-5, lr_heads: float = 1e-4,
                 relation_names: dict | None = None, resume: bool = False, threads: int | None = None,
                 time_budget: float | None = None, calibrate_on: Any = None,
