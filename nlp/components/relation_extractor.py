@@ -189,6 +189,14 @@ class RelationExtractor:
         self._top = calibrate(1.0, center, slope)  # the confidence of a perfect score
         self._role_relation = next((r for r in self.schema if r.object == ("ROLE",)), None)
 
+    def leave_to(self, names) -> None:
+        """Stop extracting the relations ``names`` (another component reads them, e.g. the
+        document-level model): their phrasings are no longer scored, so pairs that could only take
+        them cost nothing. The schema itself (labels, aliases) stays whole for the graph."""
+        skip = set(names)
+        self._options = [o for o in self._options if self.schema.relations[o[0]].name not in skip]
+        self._options_cache.clear()
+
     def warm_up(self) -> None:
         """Load MiniLM and embed the alias phrases now (they are otherwise loaded by the first Doc),
         so a bulk build pays for them with the model loading, not inside its first batch."""

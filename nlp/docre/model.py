@@ -218,7 +218,7 @@ class DocRENet(nn.Module):
                overlap: int):
         """Per document: piece states ``(L, hidden)`` and, per entity, its mentions' attention rows
         ``(mentions, heads, L)``."""
-        device = self.bilinear.weight.device
+        device = self.type_head.weight().device if callable(self.type_head.weight) else self.type_head.weight.device
         rows, spans = [], []  # one row per window
         size = max_length - 2
         for d, f in enumerate(feats):

@@ -60,6 +60,16 @@ class DocPrediction:
     types: list[tuple[str, float]]
 
 
+def bf16_supported() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 / AMX); ``KGQA_BF16=0`` turns it off."""
+    if os.environ.get("KGQA_BF16", "1") == "0":
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _build(config: DocREConfig, device: str = "cpu") -> tuple[DocRENet, Any]:
     from nlp.relation_model import _load_encoder
 
@@ -85,15 +95,27 @@ class DocREModel:
         return self.net.encode(feats, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id or 0,
                                self.config.max_length, self.config.window_overlap)
 
+    def _precision(self):
+        """Where the CPU has bfloat16 units, prediction runs in bfloat16 (about 1.9x faster; on
+        Re-DocRED 400-499 relation F1 54.00 against 54.07 in float32); else float32."""
+        import contextlib
+
+        if self.device == "cpu" and bf16_supported():
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def confidence(self, margin: torch.Tensor) -> torch.Tensor:
         a, b = self.config.calibration
         return torch.sigmoid(a * margin + b)
 
     @torch.inference_mode()
-    def predict(self, docs: Sequence[DocExample], *, batch_size: int = 4, threshold: float = 0.0
-                ) -> list[DocPrediction]:
+    def predict(self, docs: Sequence[DocExample], *, batch_size: int = 4, threshold: float = 0.0,
+                subjects: Sequence[Sequence[bool]] | None = None) -> list[DocPrediction]:
         """Facts of each document whose calibrated confidence is at least ``threshold`` (and whose
-        logit beats the pair's own threshold), with the sentences that state them."""
+        logit beats the pair's own threshold), with the sentences that state them.
+
+        ``subjects``: per document, which entities may be a fact's head (e.g. not dates); pairs
+        with another head are not classified at all."""
         self.net.eval()
         out: list[DocPrediction | None] = [None] * len(docs)
         order = sorted(range(len(docs)), key=lambda i: sum(len(s) for s in docs[i].sents))
@@ -105,18 +127,23 @@ class DocREModel:
                 out[idx[j]] = DocPrediction([], [("", 0.0)] * len(feats[j].mentions))
             if not keep:
                 continue
-            encoded = self._encode([feats[j] for j in keep])
-            for j, (seq, att) in zip(keep, encoded):
-                out[idx[j]] = self._predict_one(feats[j], seq, att, threshold)
+            with self._precision():
+                encoded = self._encode([feats[j] for j in keep])
+                for j, (seq, att) in zip(keep, encoded):
+                    heads = subjects[idx[j]] if subjects is not None else None
+                    out[idx[j]] = self._predict_one(feats[j], seq, att, threshold, heads)
         return out  # type: ignore[return-value]
 
-    def _predict_one(self, f: Features, seq, att, threshold: float) -> DocPrediction:
+    def _predict_one(self, f: Features, seq, att, threshold: float, heads=None) -> DocPrediction:
         pairs = all_pairs(len(f.mentions)).to(seq.device)
+        if heads is not None and len(pairs):
+            pairs = pairs[torch.tensor([bool(x) for x in heads], dtype=torch.bool, device=seq.device)[pairs[:, 0]]]
         if len(f.mentions) == 0:
             return DocPrediction([], [])
         logits, sent_w, type_logits = self.net.document(seq, att, f.mentions, pairs if len(pairs) else
                                                         torch.zeros((1, 2), dtype=torch.long), len(f.sentences),
                                                         f.sentences)
+        logits, sent_w, type_logits = logits.float(), sent_w.float(), type_logits.float()
         probs = torch.softmax(type_logits, dim=-1)
         tp, ti = probs.max(dim=-1)
         types = [(self.config.entity_types[int(i)] if self.config.entity_types else "", float(p))
