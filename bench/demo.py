@@ -65,7 +65,8 @@ def is_right(label: str | None, expected: list[str]) -> bool:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "demo" / "corpus")
-    parser.add_argument("--questions", type=Path, default=ROOT / "demo" / "questions.txt")
+    parser.add_argument("--questions", type=Path, default=ROOT / "demo" / "questions.txt",
+                        help="default: the demo's questions; bench/data/demo/questions_all.txt: all 128 written")
     parser.add_argument("--fast", action="store_true", help="build with kgqa build --fast")
     parser.add_argument("--store", type=Path, default=None, help="an already built store to ask (skips the build)")
     parser.add_argument("--verbose", action="store_true", help="print every question, not only the misses")

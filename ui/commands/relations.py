@@ -215,19 +215,27 @@ def _evaluate_docred(model, data, docs, train, train_docs, as_json, fail):
     print_docred_scores(scores)
 
 
-def print_docred_scores(scores: dict, top: int = 15) -> None:
-    """A rich table of document-level scores: relations, Ign F1, evidence, types, frequent relations."""
-    from rich.console import Console
+def _score_table(title: str, count: str):
+    """A rich table with precision / recall / F1 / ``count`` columns and a function adding a row of
+    a ``{"precision", "recall", "f1", count}`` dict."""
     from rich.table import Table
 
-    table = Table(title=f"document-level relations, gold entities ({scores['documents']} documents)")
-    for column in ("", "precision", "recall", "F1", "gold"):
+    table = Table(title=title)
+    for column in ("", "precision", "recall", "F1", count):
         table.add_column(column, justify="left" if not column else "right")
 
     def row(name, s, style=None):
         table.add_row(name, f"{100 * s['precision']:.2f}", f"{100 * s['recall']:.2f}", f"{100 * s['f1']:.2f}",
-                      str(s["gold"]), style=style)
+                      str(s[count]), style=style)
 
+    return table, row
+
+
+def print_docred_scores(scores: dict, top: int = 15) -> None:
+    """A rich table of document-level scores: relations, Ign F1, evidence, types, frequent relations."""
+    from rich.console import Console
+
+    table, row = _score_table(f"document-level relations, gold entities ({scores['documents']} documents)", "gold")
     row("relations", scores["relations"], "bold")
     if "ign_f1" in scores:
         table.add_row("  Ign F1 (facts seen in training left out)", "", "", f"{100 * scores['ign_f1']:.2f}", "")
@@ -245,16 +253,8 @@ def print_docred_scores(scores: dict, top: int = 15) -> None:
 def print_scores(scores: dict, title: str = "strict micro scores") -> None:
     """A rich table: micro relation and entity rows, then one row per relation and entity type."""
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"{title} ({scores['sentences']} sentences)")
-    for column in ("", "precision", "recall", "F1", "support"):
-        table.add_column(column, justify="left" if not column else "right")
-
-    def row(name, s, style=None):
-        table.add_row(name, f"{100 * s['precision']:.2f}", f"{100 * s['recall']:.2f}", f"{100 * s['f1']:.2f}",
-                      str(s["support"]), style=style)
-
+    table, row = _score_table(f"{title} ({scores['sentences']} sentences)", "support")
     row("relations (strict, micro)", scores["relations"], "bold")
     for name, s in scores["relation_types"].items():
         row(f"  {name}", s)
