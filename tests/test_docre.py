@@ -6,6 +6,7 @@ the CLI test trains the real MiniLM for a few steps and is marked slow.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,10 @@ def test_cli_trains_and_evaluates_docred(tmp_path):
     assert scores["documents"] == 1 and "ign_f1" in scores and "evidence" in scores
     bad = runner.invoke(app, ["evaluate", "relations", "--model", str(out), "--data", str(TINY), "--docs", "x"])
     assert bad.exit_code == 2 and "0:400" in bad.output and "Traceback" not in bad.output
+
+
+def test_bf16_training_option(tmp_path, tiny_encoder):
+    report = train_docre(train=TINY, out=tmp_path / "b", epochs=2, seed=0, encoder=TINY_ENCODER, emb_size=32,
+                         block_size=8, batch_size=2, threads=1, bf16_training=True)
+    assert all(math.isfinite(h["loss"]) for h in report.history)
+    assert load_docre(tmp_path / "b").config.bf16_training is True

@@ -63,6 +63,8 @@ class DocREConfig:
     #: Platt scaling of the margin (relation logit minus threshold logit) into a probability
     calibration: list = field(default_factory=lambda: [1.0, 0.0])
     weights_format: str = "int8-delta"
+    #: train with bfloat16 autocast where the CPU has bfloat16 units (off: the shipped recipe is float32)
+    bf16_training: bool = False
     trained: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
