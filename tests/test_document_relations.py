@@ -101,3 +101,16 @@ def test_long_documents_are_read_in_segments(nlp, monkeypatch):
         assert sentence and sentence in text
     later = [r for r in found if r.sent_start > len(text_of(docs[0]))]
     assert later  # facts of the second and third segments cite their own sentences
+
+
+def test_a_pipeline_without_sentence_boundaries_still_reads(tiny_model, monkeypatch):
+    import spacy
+
+    patch_tiny_encoder(monkeypatch)
+    pipe = spacy.blank("en")
+    ruler = pipe.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "PERSON", "pattern": "Amani Oduya"}, {"label": "GPE", "pattern": "Mombasa"}])
+    pipe.add_pipe("kgqa_entity_linker", config={"use_embeddings": False})
+    pipe.add_pipe("kgqa_document_relations", config={"model": str(tiny_model)})
+    doc = pipe("Amani Oduya was born in Mombasa")  # no sentencizer, no parser
+    assert doc._.kgqa_entities and isinstance(doc._.kgqa_relations, list)

@@ -132,7 +132,11 @@ class DocumentRelations:
 
         if not doc.text.strip():
             return None
-        sents = [s for s in doc.sents if any(not t.is_space for t in s)]
+        try:
+            all_sents = list(doc.sents)
+        except ValueError:  # a pipeline that sets no sentence boundaries: the whole text is one
+            all_sents = [doc[:]]
+        sents = [s for s in all_sents if any(not t.is_space for t in s)]
         if not sents:
             return None
         words: list[list[str]] = []
