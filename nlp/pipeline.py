@@ -61,8 +61,8 @@ def load_pipeline(*, model: str | Path | None = None, schema: str | Path | None 
     """The kgqa extraction pipeline.
 
     By default the relations are read from whole documents by the shipped document-level model
-    (``nlp/models/redocred_minilm``, component ``kgqa_document_relations``); the sentence-level
-    schema extractor stays for the schema's other relations.
+    (``nlp/models/redocred_minilm``, component ``kgqa_document_relations``) and, beside it, by the
+    sentence-level schema extractor; both extractors' facts are kept.
 
     Args:
         model: a trained relation model folder (``kgqa train relations``): a document-level model
