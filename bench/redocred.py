@@ -130,10 +130,7 @@ def gold_entity_scores(model_dir, data_file, docs, train_docs) -> None:
           f"  F1 {100 * ev['f1']:.1f};  cited sentences contain all gold evidence: "
           f"{100 * s['evidence_contains_gold']:.1f} %")
     print(f"  entity types: {100 * s['entity_type_accuracy']:.1f} % right")
-    rows = []
-    for doc, pred in zip(gold, preds):
-        g = {(f.head, f.tail, f.relation) for f in doc.facts}
-        rows.extend((p.score, p.margin, (p.head, p.tail, p.relation) in g) for p in pred.facts)
+    rows = [r for doc, pred in zip(gold, preds) for r in _doc_rows(doc, pred)]
     table = reliability([r[0] for r in rows], [r[2] for r in rows])
     print(f"  calibration as shipped (fitted {model.config.trained.get('calibrated_on', 'on the measuring documents')}):"
           f" ECE {100 * table['ece']:.1f} points over {table['facts']} predicted facts")

@@ -5,8 +5,8 @@ Runs a document-level model written by ``kgqa train relations --format docred``
 
 * every entity cluster becomes one model entity, its name mentions (and nominals such as
   "the company") its mentions; pronouns are left out, as in the data the model learned from;
-* dates become time entities (one per distinct date) and numbers number entities, so "born in
-  1867" and "a population of 40,000" can be objects;
+* the linker's date and number mentions become time entities (one per distinct date) and number
+  entities (one per distinct value), so "born in 1867" and "a population of 40,000" can be objects;
 * every entity pair is classified at once; a predicted fact cites the sentences the model weighs
   most (its evidence), one :class:`RelationMention` per cited sentence, so a fact read across
   sentences still names all of its sources.
@@ -30,8 +30,6 @@ from spacy.tokens import Doc
 from nlp.components.annotations import EntityCluster, Mention, RelationMention, ensure_extensions
 from nlp.dates import parse_date
 
-#: spaCy labels read as number entities (the model's NUM)
-NUMBER_LABELS = ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")
 #: a longer document is read in segments of whole sentences of at most this many words (the
 #: model learned from documents of up to about 500 words)
 SEGMENT_WORDS = 600
@@ -188,20 +186,6 @@ class DocumentRelations:
             sp = span(m.start, m.end)
             if sp is not None:
                 groups[key].append(DocMention(sp[0], sp[1], sp[2], {"date": "TIME", "num": "NUM"}.get(key[0], "")))
-        taken = {i for m in mentions for i in range(m.start, m.end)}
-        for ent in doc.ents:  # numbers NER found that no mention holds (pipelines without number mentions)
-            if ent.label_ not in NUMBER_LABELS or any(i in taken for i in range(ent.start, ent.end)):
-                continue
-            value = ent.text.strip()
-            if not any(ch.isdigit() for ch in value):
-                continue
-            key = ("num", value)
-            if key not in groups:
-                groups[key] = []
-                sources.append(key)
-            sp = span(ent.start, ent.end)
-            if sp is not None:
-                groups[key].append(DocMention(sp[0], sp[1], sp[2], "NUM"))
         segments, start, count = [], 0, 0
         for si, row in enumerate(words):
             if count and count + len(row) > SEGMENT_WORDS:

@@ -220,7 +220,7 @@ class DocRENet(nn.Module):
                overlap: int):
         """Per document: piece states ``(L, hidden)`` and, per entity, its mentions' attention rows
         ``(mentions, heads, L)``."""
-        device = self.type_head.weight().device if callable(self.type_head.weight) else self.type_head.weight.device
+        device = self.type_head.weight.device
         rows, spans = [], []  # one row per window
         size = max_length - 2
         for d, f in enumerate(feats):
@@ -244,19 +244,15 @@ class DocRENet(nn.Module):
             seq = hidden.new_zeros((length, hidden.size(-1)))
             count = hidden.new_zeros((length, 1))
             doc_att = hidden.new_zeros((self.heads, length, length))
-            att_count = hidden.new_zeros((length, 1))
             for i, (dd, s, e) in enumerate(spans):
                 if dd != d:
                     continue
                 n = e - s
-                seq = seq.index_add(0, torch.arange(s, e, device=device), hidden[i, 1:n + 1])
+                seq[s:e] += hidden[i, 1:n + 1]
+                doc_att[:, s:e, s:e] += att[i, :, 1:n + 1, 1:n + 1]
                 count[s:e] += 1
-                block = torch.zeros_like(doc_att)
-                block[:, s:e, s:e] = att[i, :, 1:n + 1, 1:n + 1]
-                doc_att = doc_att + block
-                att_count[s:e] += 1
             seq = seq / count.clamp_min(1)
-            doc_att = doc_att / att_count.clamp_min(1)[None]
+            doc_att = doc_att / count.clamp_min(1)[None]
             doc_att = doc_att / doc_att.sum(-1, keepdim=True).clamp_min(1e-9)
             ents = [doc_att[:, pos, :].transpose(0, 1) for pos in f.mentions]
             results.append((seq, ents))
@@ -264,9 +260,9 @@ class DocRENet(nn.Module):
 
     # ---- heads -----------------------------------------------------------------------------------
     def document(self, seq: torch.Tensor, ent_att: list[torch.Tensor], positions: list[list[int]],
-                 pairs: torch.Tensor, num_sents: int, sentences: list[tuple[int, int]]):
+                 pairs: torch.Tensor, sentences: list[tuple[int, int]]):
         """Relation logits ``(P, R+1)``, sentence weights ``(P, S)`` and type logits ``(E, T)`` of one
-        document's ``pairs`` (``(P, 2)`` entity indexes)."""
+        document's ``pairs`` (``(P, 2)`` entity indexes; none gives empty logits and weights)."""
         emb = torch.stack([torch.logsumexp(seq[pos], dim=0) for pos in positions])
         att = torch.stack([a.mean(0) for a in ent_att])  # (E, heads, L)
         logits, weights = [], []
@@ -283,6 +279,8 @@ class DocRENet(nn.Module):
             b2 = zt.view(-1, groups, self.block_size)
             logits.append(self.bilinear((b1.unsqueeze(3) * b2.unsqueeze(2)).reshape(-1, self.emb_size * self.block_size)))
             weights.append(torch.stack([ht[:, s:e].sum(1) for s, e in sentences], dim=1) if sentences else ht[:, :0])
+        if not logits:
+            return seq.new_zeros((0, self.bilinear.out_features)), seq.new_zeros((0, len(sentences))), self.type_head(emb)
         return torch.cat(logits), torch.cat(weights), self.type_head(emb)
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from kg.errors import KGQAError
-from nlp.docre.data import DocExample, DocredData, is_docre_model, read_docred  # noqa: F401
+from nlp.docre.data import DocExample, DocredData, read_docred
 from nlp.docre.model import (DocREConfig, DocRENet, Features, PieceCache, all_pairs, atl_loss, decide,
                              featurize)
 
@@ -119,7 +119,7 @@ class DocREModel:
         out: list[DocPrediction | None] = [None] * len(docs)
         order = sorted(range(len(docs)), key=lambda i: sum(len(s) for s in docs[i].sents))
         for lo in range(0, len(order), batch_size):
-            idx = [i for i in order[lo:lo + batch_size]]
+            idx = order[lo:lo + batch_size]
             feats = [self.featurize(docs[i]) for i in idx]
             keep = [j for j, f in enumerate(feats) if f.ids and f.mentions]
             for j in set(range(len(idx))) - set(keep):
@@ -139,9 +139,7 @@ class DocREModel:
             pairs = pairs[torch.tensor([bool(x) for x in heads], dtype=torch.bool, device=seq.device)[pairs[:, 0]]]
         if len(f.mentions) == 0:
             return DocPrediction([], [])
-        logits, sent_w, type_logits = self.net.document(seq, att, f.mentions, pairs if len(pairs) else
-                                                        torch.zeros((1, 2), dtype=torch.long), len(f.sentences),
-                                                        f.sentences)
+        logits, sent_w, type_logits = self.net.document(seq, att, f.mentions, pairs, f.sentences)
         logits, sent_w, type_logits = logits.float(), sent_w.float(), type_logits.float()
         probs = torch.softmax(type_logits, dim=-1)
         tp, ti = probs.max(dim=-1)
@@ -387,9 +385,8 @@ def _loss(model: DocREModel, feats: list[Features]) -> torch.Tensor:
             continue
         loss = 0.0
         pairs = all_pairs(n)
+        logits, sent_w, type_logits = model.net.document(seq, att, f.mentions, pairs, f.sentences)
         if len(pairs):
-            logits, sent_w, type_logits = model.net.document(seq, att, f.mentions, pairs, len(f.sentences),
-                                                             f.sentences)
             labels = torch.zeros((len(pairs), R))
             ev_rows, ev_target = [], []
             for i, (h, t) in enumerate(pairs.tolist()):
@@ -409,10 +406,6 @@ def _loss(model: DocREModel, feats: list[Features]) -> torch.Tensor:
                 target = torch.stack(ev_target)
                 kl = torch.nn.functional.kl_div(torch.log(w + 1e-10), target, reduction="batchmean")
                 loss = loss + cfg.evidence_weight * kl
-        else:
-            emb_only = model.net.document(seq, att, f.mentions, torch.zeros((1, 2), dtype=torch.long),
-                                          len(f.sentences), f.sentences)
-            type_logits = emb_only[2]
         types = torch.tensor(f.types)
         known = types >= 0
         if cfg.type_weight and known.any():
@@ -538,5 +531,4 @@ def train_docre(*, train: Any, out: str | Path, dev: Any = None, epochs: int = 1
 
 
 __all__ = ["DocREModel", "DocPrediction", "PredictedFact", "DocREError", "train_docre", "load_docre",
-           "evaluate_docre", "score_predictions", "calibrate_docre", "reliability", "fit_calibration",
-           "is_docre_model"]
+           "evaluate_docre", "score_predictions", "calibrate_docre", "reliability", "fit_calibration"]
