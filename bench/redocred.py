@@ -34,6 +34,7 @@ confidence calibration; Re-DocRED's gold is not exhaustive, so these are lower b
 
     nice -n 10 .venv/bin/python bench/redocred.py                  # documents 400-499
     nice -n 10 .venv/bin/python bench/redocred.py --fast           # the sentence-level pipeline
+    nice -n 10 .venv/bin/python bench/redocred.py --replace        # the document model's facts alone
     nice -n 10 .venv/bin/python bench/redocred.py --docs 0:500 --fast
 
 Prints tables; never asserts. Nothing here tunes the pipeline on this data.
@@ -164,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs", default="400:500", help="documents measured (default 400:500, the measuring part)")
     parser.add_argument("--train-docs", default="0:400", help="the model's training documents (for Ign F1)")
     parser.add_argument("--fast", action="store_true", help="sentence-level pipeline only (kgqa build --fast)")
+    parser.add_argument("--replace", action="store_true",
+                        help="the document model's facts replace the sentence extractor's for its relations")
     parser.add_argument("--model", default=None, help="a document-level model folder (default: the shipped one)")
     parser.add_argument("--no-questions", action="store_true", help="skip the template questions (c)")
     parser.add_argument("--top", type=int, default=15, help="relations shown in the per-relation table")
@@ -193,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.monotonic()
     nlp = load_pipeline(model=args.model, fast=args.fast)
+    if args.replace and "kgqa_document_relations" in nlp.pipe_names:
+        nlp.get_pipe("kgqa_document_relations").replace = True  # replace_sentence_relations=True
     schema = nlp.get_pipe("kgqa_relation_extractor").schema
     pid_of = {r.name: r.pid for r in schema}
     if "kgqa_document_relations" in nlp.pipe_names:
