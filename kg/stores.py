@@ -50,6 +50,23 @@ class Store:
     kind = "abstract"
     location = ""
     read_only = False
+    _revision = None
+
+    @property
+    def revision(self) -> int:
+        """A counter bumped after every write made through this process (update, extend, remove_graph).
+
+        Caches of what is derived from the data (question answers, indexes) key on it: an equal
+        revision means no write landed in between. Handles on the same folder share one counter; a
+        remote endpoint's own writers are not seen (only this process's writes count).
+        """
+        return self._revision[0] if self._revision is not None else 0
+
+    def _changed(self) -> None:
+        if self._revision is None:
+            self._revision = [0]
+        with _REVISION_LOCK:
+            self._revision[0] += 1
 
     def query(self, sparql: str, *, timeout: float | None = None):  # pragma: no cover - interface
         raise NotImplementedError
@@ -76,6 +93,9 @@ class Store:
         pass
 
 
+_REVISION_LOCK = threading.Lock()
+
+
 # One pyoxigraph Store per folder per process: RocksDB allows a single read-write opener,
 # so a second KnowledgeGraph on the same folder in this process shares the first one's handle.
 _OPEN: dict[str, list] = {}
@@ -93,6 +113,7 @@ class OxigraphStore(Store):
     def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True,
                  read_only: bool = False):
         self.read_only = read_only
+        self._revision = [0]
         if path is None:
             self.kind, self.location, self._key = "memory", "memory", None
             self._store = ox.Store()
@@ -106,6 +127,7 @@ class OxigraphStore(Store):
             if entry is not None:
                 entry[1] += 1
                 self._store = entry[0]
+                self._revision = entry[2]  # one write counter per folder
                 return
             try:
                 store = ox.Store.read_only(str(p)) if read_only else ox.Store(str(p))
@@ -116,7 +138,7 @@ class OxigraphStore(Store):
             marker = p / _MARKER
             if not marker.exists() and not read_only:
                 marker.write_text('{"kgqa_store": 1}\n')
-            _OPEN[self._key] = [store, 1]
+            _OPEN[self._key] = [store, 1, self._revision]
             self._store = store
 
     @property
@@ -141,19 +163,30 @@ class OxigraphStore(Store):
             raise QueryError(compact_error(err)) from None
         except OSError as err:
             raise StoreError(str(err)) from None
+        finally:
+            self._changed()
 
     def extend(self, quads):
-        self._store.extend(quads)
+        try:
+            self._store.extend(quads)
+        finally:
+            self._changed()
 
     def bulk_extend(self, quads):
-        self._store.bulk_extend(quads)
+        try:
+            self._store.bulk_extend(quads)
+        finally:
+            self._changed()
 
     def quads(self, graph=None):
         return self._store.quads_for_pattern(None, None, None, graph)
 
     def remove_graph(self, graph):
-        if self._store.contains_named_graph(graph):
-            self._store.remove_graph(graph)
+        try:
+            if self._store.contains_named_graph(graph):
+                self._store.remove_graph(graph)
+        finally:
+            self._changed()
 
     def flush(self):
         if self.kind == "oxigraph" and not self.read_only:
@@ -271,29 +304,41 @@ class MirroredStore(OxigraphStore):
                 raise QueryError(compact_error(err)) from None
             except OSError as err:
                 raise StoreError(str(err)) from None
-            if update_may_mint(sparql):
-                self._reload()
-            else:
-                self._store.update(sparql)
+            try:
+                if update_may_mint(sparql):
+                    self._reload()
+                else:
+                    self._store.update(sparql)
+            finally:
+                self._changed()
 
     def extend(self, quads):
         quads = list(quads)
         with self._write_lock:
-            self._disk.extend(quads)
-            self._store.extend(quads)
+            try:
+                self._disk.extend(quads)
+                self._store.extend(quads)
+            finally:
+                self._changed()
 
     def bulk_extend(self, quads):
         quads = list(quads)
         with self._write_lock:
-            self._disk.bulk_extend(quads)
-            self._store.extend(quads)
+            try:
+                self._disk.bulk_extend(quads)
+                self._store.extend(quads)
+            finally:
+                self._changed()
 
     def remove_graph(self, graph):
         with self._write_lock:
-            if self._disk.contains_named_graph(graph):
-                self._disk.remove_graph(graph)
-            if self._store.contains_named_graph(graph):
-                self._store.remove_graph(graph)
+            try:
+                if self._disk.contains_named_graph(graph):
+                    self._disk.remove_graph(graph)
+                if self._store.contains_named_graph(graph):
+                    self._store.remove_graph(graph)
+            finally:
+                self._changed()
 
     def flush(self):
         if not self.read_only:
@@ -371,7 +416,10 @@ class RemoteStore(Store):
         return _Triples(list(ox.parse(resp.content, format=fmt)))
 
     def update(self, sparql):
-        self._post(self.update_url, {"update": sparql})
+        try:
+            self._post(self.update_url, {"update": sparql})
+        finally:
+            self._changed()
 
     def extend(self, quads, *, chunk: int = 20000):
         quads = list(quads)
