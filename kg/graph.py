@@ -11,7 +11,10 @@ How facts are kept (any SPARQL 1.1 store can hold it):
   default graph only the triples no other document supports;
 * ``<https://kgqa.dev/graph/meta>`` holds one ``kgqa:Document`` record per document (content hash,
   path, extractor, time, fact count); ``.../graph/inferred`` holds rule conclusions and
-  ``.../graph/predicted`` link predictions, never mixed with asserted facts.
+  ``.../graph/predicted`` link predictions, never mixed with asserted facts;
+* named graphs of an imported TriG / N-Quads file keep their names. They and the default graph are
+  the user's dataset, what :meth:`KnowledgeGraph.query` shows; the document and ``graph/...``
+  graphs above are bookkeeping, out of ``GRAPH ?g`` unless named or ``all_graphs=True``.
 
 >>> from rdflib import Literal
 >>> from kg.facts import Fact, Source
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -40,9 +44,9 @@ from kg.errors import DocumentNotFoundError, KGQAError
 from kg.facts import Document, Entity, Fact, Relation, Source
 from kg.namespaces import (
     DOC, INFERRED_GRAPH, KGQA, META_GRAPH, OWL, PREDICTED_GRAPH, RDF, RDFS, SKOS, STMT, XSD,
-    document_iri, local_name,
+    document_iri, is_bookkeeping_graph, local_name,
 )
-from kg.query_shape import check_query_shape
+from kg.query_shape import check_query_shape, dataset_use
 from kg.results import QueryResult
 from kg.stores import Store, quads_text, resolve_store
 from kg.terms import sparql_term, to_ox, to_rdflib
@@ -51,6 +55,8 @@ _DEFAULT = ox.DefaultGraph()
 #: imports larger than this many quads go through Oxigraph's bulk loader
 BULK_THRESHOLD = 100_000
 _N = ox.NamedNode
+#: a cheap first look: a query without the word GRAPH cannot enumerate named graphs
+_GRAPH_WORD = re.compile("graph", re.IGNORECASE)
 
 
 def _node(term) -> ox.NamedNode:
@@ -111,13 +117,49 @@ class KnowledgeGraph:
         return self.store.location
 
     # ------------------------------------------------------------------ SPARQL
-    def query(self, sparql: str, *, timeout: float | None = None, max_rows: int | None = None) -> QueryResult:
-        """Run a SPARQL query; rows come lazily as :class:`kg.results.Row` (``.asdict()``)."""
+    def query(self, sparql: str, *, timeout: float | None = None, max_rows: int | None = None,
+              all_graphs: bool = False) -> QueryResult:
+        """Run a SPARQL query; rows come lazily as :class:`kg.results.Row` (``.asdict()``).
+
+        The query sees the user's dataset: the default graph (the asserted facts) and the user's own
+        named graphs (those of imported TriG / N-Quads files). kgqa's bookkeeping graphs (each
+        document's graph, ``graph/meta``, ``graph/inferred``, ``graph/derivations``,
+        ``graph/predicted``; see :func:`kg.namespaces.is_bookkeeping_graph`) are left out of
+        ``GRAPH ?g`` but stay reachable by name: ``GRAPH <https://kgqa.dev/graph/meta> { ... }``,
+        an IRI of theirs anywhere in the query (``FILTER(?g = <...>)``, ``VALUES``) or ``FROM NAMED``.
+        ``all_graphs=True`` shows every graph. (On a remote SPARQL endpoint the endpoint's own
+        dataset applies.)
+
+        >>> kg = KnowledgeGraph.open("memory")
+        >>> _ = kg.add_document("notes", [Fact(URIRef("http://ex/a"), URIRef("http://ex/p"), URIRef("http://ex/b"))])
+        >>> len(kg.query("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").rows())
+        0
+        >>> len(kg.query("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", all_graphs=True).rows()) > 0
+        True
+        """
         started = time.monotonic()
         check_query_shape(sparql)
-        raw = self.store.query(sparql, timeout=timeout)
+        named = None if all_graphs else self._user_named_graphs(sparql)
+        if named is None:
+            raw = self.store.query(sparql, timeout=timeout)
+        else:
+            raw = self.store.query(sparql, timeout=timeout, named_graphs=named)
         return QueryResult(raw, timeout=timeout if timeout is not None else self.default_timeout,
                            max_rows=max_rows, started=started)
+
+    def _user_named_graphs(self, sparql: str) -> list | None:
+        """The named graphs ``GRAPH ?g`` may range over in ``sparql`` (None: no restriction is needed).
+
+        Only a ``GRAPH ?var`` enumerates graphs, and a query with FROM / FROM NAMED chose its own
+        dataset, so most queries (plain patterns, ``GRAPH <iri>``) run untouched.
+        """
+        if not self.store.scopes_named_graphs or not _GRAPH_WORD.search(sparql):
+            return None
+        use = dataset_use(sparql)
+        if use.declares_dataset or not use.graph_variable:
+            return None
+        return [g for g in self.store.named_graphs()
+                if not isinstance(g, ox.NamedNode) or not is_bookkeeping_graph(g.value) or g.value in use.iris]
 
     def update(self, sparql: str) -> None:
         """Run a SPARQL 1.1 update."""
@@ -246,7 +288,7 @@ class KnowledgeGraph:
               FILTER(STRSTARTS(STR(?g), {sparql_term(Literal(str(DOC)))}))
             }}"""
         out = []
-        for r in self.query(q):
+        for r in self.query(q, all_graphs=True):  # the statements live in the documents' graphs
             src = Source(_doc_id(r["g"]), _s(r["sentence"]), _i(r["start"]), _i(r["end"]),
                          _s(r["extractor"]) or "import")
             conf = float(r["conf"].toPython()) if r["conf"] is not None else 1.0
@@ -265,7 +307,8 @@ class KnowledgeGraph:
 
     # ------------------------------------------------------------------ import / export
     def import_file(self, path: str | os.PathLike, format: str | None = None, *, doc_id: str | None = None,
-                    progress: ProgressCallback | None = None) -> ImportReport:
+                    progress: ProgressCallback | None = None, base_iri: str | None = None,
+                    graph: str | None = None) -> ImportReport:
         """Import an RDF or delimited file as one document, all or nothing.
 
         The whole file is parsed before anything is written, so a malformed file raises
@@ -273,12 +316,30 @@ class KnowledgeGraph:
         default graph (or, for N-Quads/TriG, in the file's default graph) become asserted facts of the
         document ``doc_id`` (default: the file name); quads in the file's named graphs are restored
         into those graphs as they are. Re-importing the same ``doc_id`` replaces it.
+
+        Relative IRIs resolve against ``base_iri``, by default the file's location (``file:///...``).
+        ``graph`` (an IRI) puts the file's default-graph triples into that named graph of the user's
+        data instead of the default graph (like SPARQL's ``LOAD <file> INTO GRAPH <graph>``); they are
+        then not asserted facts of the document.
         """
         started = time.monotonic()
         fmt = kgio.normalise_format(format, path)
+        target = None
+        if graph is not None:
+            try:
+                target = ox.NamedNode(str(graph))
+            except ValueError:
+                raise KGQAError(f"{str(graph)!r} is not an IRI; name the graph with an absolute IRI such as "
+                                "http://example.org/graph", code="E-GRAPH-IRI") from None
+            if is_bookkeeping_graph(target.value):
+                raise KGQAError(f"{target.value} is one of kgqa's own graphs; import into another graph name",
+                                code="E-GRAPH-IRI")
         if progress:
             progress("parse", 0, None)
-        quads = kgio.read_file(path, fmt)
+        quads = kgio.read_file(path, fmt, base_iri=base_iri)
+        if target is not None:
+            quads = [ox.Quad(q.subject, q.predicate, q.object, target)
+                     if isinstance(q.graph_name, ox.DefaultGraph) else q for q in quads]
         if progress:
             progress("parse", len(quads), len(quads))
         doc_id = doc_id or Path(path).name
@@ -309,7 +370,9 @@ class KnowledgeGraph:
         self.store.flush()
         if progress:
             progress("write", len(writes), len(writes))
-        return ImportReport(doc_id, str(path), fmt, len(asserted), time.monotonic() - started, replaced)
+        # with graph=, the triples that went into that graph are what the user imported
+        loaded = len(asserted) if target is None else sum(1 for q in kept if q.graph_name == target)
+        return ImportReport(doc_id, str(path), fmt, loaded, time.monotonic() - started, replaced)
 
     def export(self, path: str | os.PathLike, format: str | None = None) -> int:
         """Write the graph to a file. Triple formats and GraphML hold the asserted facts; N-Quads and
@@ -347,7 +410,7 @@ class KnowledgeGraph:
     def stats(self) -> dict:
         """Counts a user asks for first: facts, entities, relations, documents, inferred, predicted."""
         def count(q):
-            rows = list(self.query(q))
+            rows = list(self.query(q, all_graphs=True))  # statements are counted in every document graph
             return int(rows[0]["n"].toPython()) if rows and rows[0]["n"] is not None else 0
 
         typ = sparql_term(RDF.type)

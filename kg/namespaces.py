@@ -34,6 +34,21 @@ INFERRED_GRAPH = GRAPH["inferred"]
 DERIVATION_GRAPH = GRAPH["derivations"]
 #: named graph holding link predictions (never asserted facts)
 PREDICTED_GRAPH = GRAPH["predicted"]
+#: kgqa's own bookkeeping graphs (documents, meta, inferred, derivations, predicted, ...) live under
+#: these two namespaces; SPARQL hides them from ``GRAPH ?g`` unless asked (see KnowledgeGraph.query)
+BOOKKEEPING_NAMESPACES = (str(DOC), str(GRAPH))
+
+
+def is_bookkeeping_graph(iri) -> bool:
+    """Whether a named graph is one of kgqa's own (a document's graph, meta, inferred, ...) rather than
+    a graph of the user's data.
+
+    >>> is_bookkeeping_graph(META_GRAPH), is_bookkeeping_graph("https://kgqa.dev/doc/bio.txt")
+    (True, True)
+    >>> is_bookkeeping_graph("http://example.org/g1")
+    False
+    """
+    return str(iri).startswith(BOOKKEEPING_NAMESPACES)
 
 
 class KGQA(DefinedNamespace):
@@ -117,7 +132,7 @@ def label_from_name(name: str) -> str:
 
 __all__ = [
     "BASE", "ENT", "REL", "DOC", "STMT", "GRAPH", "TYPE", "META_GRAPH", "INFERRED_GRAPH", "PREDICTED_GRAPH",
-    "DERIVATION_GRAPH",
+    "DERIVATION_GRAPH", "BOOKKEEPING_NAMESPACES", "is_bookkeeping_graph",
     "KGQA", "RDF", "RDFS", "OWL", "SKOS", "XSD", "slug", "entity_iri", "relation_iri",
     "document_iri", "label_from_name", "local_name",
 ]

@@ -50,6 +50,8 @@ class Store:
     kind = "abstract"
     location = ""
     read_only = False
+    #: whether ``query(named_graphs=...)`` is honoured (a remote endpoint keeps its own dataset)
+    scopes_named_graphs = False
     _revision = None
 
     @property
@@ -68,8 +70,15 @@ class Store:
         with _REVISION_LOCK:
             self._revision[0] += 1
 
-    def query(self, sparql: str, *, timeout: float | None = None):  # pragma: no cover - interface
+    def query(self, sparql: str, *, timeout: float | None = None,
+              named_graphs: list | None = None):  # pragma: no cover - interface
+        """Run a query; ``named_graphs`` (pyoxigraph terms), when given, are the only graphs ``GRAPH ?g``
+        ranges over (None: all of them)."""
         raise NotImplementedError
+
+    def named_graphs(self) -> list:
+        """The names (pyoxigraph terms) of the store's named graphs."""
+        return [row["g"] for row in self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }")]
 
     def update(self, sparql: str) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -110,6 +119,8 @@ def _is_lock_error(err: OSError) -> bool:
 class OxigraphStore(Store):
     """Embedded Oxigraph, in memory (``path=None``) or on disk."""
 
+    scopes_named_graphs = True
+
     def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True,
                  read_only: bool = False):
         self.read_only = read_only
@@ -146,13 +157,18 @@ class OxigraphStore(Store):
         """The underlying ``pyoxigraph.Store``."""
         return self._store
 
-    def query(self, sparql, *, timeout=None):
+    def query(self, sparql, *, timeout=None, named_graphs=None):
         try:
+            if named_graphs is not None:
+                return self._store.query(sparql, named_graphs=named_graphs)
             return self._store.query(sparql)
         except SyntaxError as err:
             raise QueryError(compact_error(err)) from None
         except OSError as err:
             raise StoreError(str(err)) from None
+
+    def named_graphs(self):
+        return list(self._store.named_graphs())
 
     def update(self, sparql):
         if self.read_only:
@@ -402,7 +418,9 @@ class RemoteStore(Store):
             raise RemoteStoreError(f"the endpoint {url} answered {resp.status_code}: {resp.text.strip()[:500]}")
         return resp
 
-    def query(self, sparql, *, timeout=None):
+    def query(self, sparql, *, timeout=None, named_graphs=None):
+        # named_graphs is not sent: the protocol's named-graph-uri would also empty the default graph,
+        # so a remote endpoint answers over its own dataset
         resp = self._post(
             self.query_url, {"query": sparql},
             accept="application/sparql-results+json, application/n-triples;q=0.9",

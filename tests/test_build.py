@@ -117,7 +117,7 @@ def test_rerun_builds_nothing_and_changed_document_replaces_its_old_facts(tmp_pa
         assert (changed.built, changed.replaced, changed.skipped_unchanged) == (1, 1, 3)
         # nothing read from the old text survives: no statement quotes it, Warsaw is no longer asserted
         sentences = {str(r["s"]) for r in kg.query(
-            f"SELECT ?s WHERE {{ GRAPH ?g {{ ?st <{KGQA.sentence}> ?s }} }}")}
+            f"SELECT ?s WHERE {{ GRAPH ?g {{ ?st <{KGQA.sentence}> ?s }} }}", all_graphs=True)}
         assert not any("Warsaw" in s for s in sentences)
         assert not any("Warsaw" in q for q in asserted(kg))
         assert "Marie Curie was born in Vienna." in sentences

@@ -360,7 +360,9 @@ class ChatService:
             return [], [], f"Update done: the graph has {len(self.kg) - before:+,} asserted triples.", None
         started = time.monotonic()
         try:
-            result = self.kg.query(text, timeout=self.sparql_timeout, max_rows=self.sparql_max_rows)
+            # all graphs: the console's examples read provenance from the documents' graphs
+            result = self.kg.query(text, timeout=self.sparql_timeout, max_rows=self.sparql_max_rows,
+                                   all_graphs=True)
             if result.type == "ASK":
                 headers, rows = ["answer"], [["true" if bool(result) else "false"]]
             else:

@@ -47,6 +47,10 @@ same bounded pool of worker threads the SPARQL endpoint uses) so the event loop 
 * ``SERVICE`` (federated query) is refused with 400 ``E-SERVICE-DISABLED`` unless the app is
   created with ``allow_service=True``: Oxigraph would fetch any URL a client names. ``LOAD`` in an
   update (which also fetches) needs the update token like every update;
+* the dataset is the user's data: the default graph plus the named graphs of imported TriG/N-Quads
+  files; kgqa's bookkeeping graphs (documents, meta, inferred, predicted) are left out of
+  ``GRAPH ?g`` but answer by name (``GRAPH <https://kgqa.dev/graph/meta>``, ``FROM NAMED``);
+  ``create_app(kg, all_graphs=True)`` (``kgqa serve --all-graphs``) shows them all;
 * no acceptable result format: **406**; an unsupported request content type: **415**;
   ``default-graph-uri``/``named-graph-uri`` (and the ``using-`` variants) are refused with 400: use
   ``FROM``/``FROM NAMED`` (or ``USING``) in the query text instead.
@@ -129,6 +133,8 @@ class EndpointSettings:
     #: SERVICE makes the server fetch any URL a client names (server-side request forgery): off by default
     allow_service: bool = False
     workers: int = 4
+    #: show kgqa's bookkeeping graphs (documents, meta, inferred, ...) to GRAPH ?g too (kg.query(all_graphs=))
+    all_graphs: bool = False
     #: grace the outer guard gives the in-engine deadline before it answers 503 itself
     guard_grace: float = 1.0
 
@@ -314,7 +320,7 @@ def _check_text(kind: str, text: str, settings: EndpointSettings) -> None:
 
 def _answer_query(kg, text: str, accept: str | None, formats: list[str], settings: EndpointSettings):
     _check_text("query", text, settings)
-    result = kg.query(text, timeout=settings.timeout, max_rows=settings.max_rows)
+    result = kg.query(text, timeout=settings.timeout, max_rows=settings.max_rows, all_graphs=settings.all_graphs)
     media, key = negotiate(result.type, accept, formats)
     return media, result.serialize(key)
 

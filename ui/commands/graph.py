@@ -24,6 +24,9 @@ def import_(
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format; default from the extension."),
     doc_id: Optional[str] = typer.Option(None, "--doc-id", help="Document id (default: the file name)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base IRI for relative IRIs (default: the file's location)."),
+    graph: Optional[str] = typer.Option(None, "--graph", help="Load the file's triples into this named graph "
+                                        "instead of the default graph."),
 ):
     """Import a graph file into the store as one document (all or nothing)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -42,7 +45,7 @@ def import_(
                 bar.update(task, description="parsing" if stage == "parse" else "writing",
                            completed=done, total=total)
 
-            report = kg.import_file(file, format, doc_id=doc_id, progress=progress)
+            report = kg.import_file(file, format, doc_id=doc_id, progress=progress, base_iri=base, graph=graph)
     except KGQAError as err:
         fail(err)
     verb = "replaced" if report.replaced else "imported"
@@ -82,6 +85,8 @@ def sparql(
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     format: str = typer.Option("table", "--format", "-f", help="table, json, csv, tsv, xml (SELECT/ASK); ttl, nt, jsonld (CONSTRUCT)."),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds before the query is stopped."),
+    all_graphs: bool = typer.Option(False, "--all-graphs", help="Also show kgqa's own graphs (documents, meta, "
+                                    "inferred, predicted) to GRAPH ?g; without it they answer only by name."),
 ):
     """Run a SPARQL query against the store and print the results."""
     from kg import KnowledgeGraph
@@ -93,7 +98,7 @@ def sparql(
         text = p.read_text(encoding="utf-8")
     try:
         with KnowledgeGraph.open(_store(store), create=False) as kg:
-            result = kg.query(text, timeout=timeout)
+            result = kg.query(text, timeout=timeout, all_graphs=all_graphs)
             if format == "table":
                 _print_table(result)
             else:

@@ -20,6 +20,8 @@ def serve(
     in_memory: bool = typer.Option(False, "--in-memory", help="Answer queries from an in-memory copy of the store "
                                    "(several times faster joins; needs RAM for the whole store; writes still "
                                    "reach the disk)."),
+    all_graphs: bool = typer.Option(False, "--all-graphs", help="Also show kgqa's own graphs (documents, meta, "
+                                    "inferred, predicted) to GRAPH ?g; without it they answer only by name."),
 ):
     """Serve the store over HTTP: SPARQL 1.1 Protocol at /sparql, /health, /api/stats, OpenAPI docs at /docs."""
     import uvicorn
@@ -38,7 +40,7 @@ def serve(
     except KGQAError as err:
         fail(err)
     try:
-        app = build_app(kg, update_token=update_token, timeout=timeout, max_rows=max_rows)
+        app = build_app(kg, update_token=update_token, timeout=timeout, max_rows=max_rows, all_graphs=all_graphs)
         app = mount_ui(app, kg, update_token=update_token)  # chat UI at /, POST /api/ask and /api/ingest
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         typer.echo(f"kgqa: serving {location} at {url}/ (chat UI), {url}/sparql (docs: {url}/docs); "
