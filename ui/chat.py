@@ -41,6 +41,7 @@ from kg.errors import KGQAError
 from kg.namespaces import INFERRED_GRAPH, KGQA, RDF, RDFS, SKOS
 from kg.terms import sparql_term
 from ui import formatting as fmt
+from ui.question_queue import DEFAULT_MAX_WAIT, QuestionQueue, ServiceBusyError, embed_batch
 
 log = logging.getLogger("kgqa.chat")
 
@@ -117,7 +118,9 @@ class ChatService:
 
     def __init__(self, kg, *, update_token: str | None = None, examples_file: str | Path | None = DEMO_QUESTIONS,
                  max_file_size: int = DEFAULT_MAX_FILE_SIZE, sparql_timeout: float = 30.0,
-                 sparql_max_rows: int = 10_000, method: str = "auto"):
+                 sparql_max_rows: int = 10_000, method: str = "auto", max_wait: float = DEFAULT_MAX_WAIT,
+                 prefill_vectors: bool = False, on_ready: Callable | None = None,
+                 questions: QuestionQueue | None = None):
         self.kg = kg
         self.update_token = update_token or None
         self.examples_file = Path(examples_file) if examples_file else None
@@ -133,17 +136,18 @@ class ChatService:
         self._checked_at = 0.0
         self._entity_index: list[tuple[str, str]] = []
         self._examples: list[str] = []
+        #: the bounded question queue a server answers through (started by :meth:`warm_up`); a
+        #: ChatService used directly (scripts, tests) answers in the caller's thread until then
+        self.questions = questions or QuestionQueue(
+            kg, answer=self._answer_question, prepare=embed_batch, warm_up=self._load_models,
+            warm_question=lambda: next(iter(self.examples(1)), None), max_wait=max_wait,
+            idle=self._prefill_vectors if prefill_vectors else None, on_ready=on_ready)
 
     # ------------------------------------------------------------------ chat
-    def warm_up(self) -> None:
-        """Load the question models and the label index now, so the first user does not wait for them."""
-        try:
-            examples = self.examples(1)
-            self._load_models()
-            if examples:
-                self.ask(examples[0])
-        except Exception:  # warming is best effort: a real question reports any problem to its user
-            pass
+    def warm_up(self, *, background: bool = True) -> None:
+        """Start the question queue: load the question models and the label index now (in a thread when
+        ``background``), so the first user does not wait for them; ``questions.ready`` says when."""
+        self.questions.start(background=background)
 
     def _load_models(self) -> None:
         # Lazy model loading (transformers' lazy imports) is not thread-safe: the first load runs
@@ -158,17 +162,42 @@ class ChatService:
                 embed(["kgqa warm-up"])
                 load_spacy()
                 self._models_ready.set()
+        from reasoning.question import graph_index
+
+        graph_index(self.kg)  # the label index, read once per store revision
 
     def is_empty(self) -> bool:
         """Whether the store holds no facts at all (an ASK, cheap on any size of store)."""
         return not bool(self.kg.query("ASK { ?s ?p ?o }"))
 
     def ask(self, question: str, method: str | None = None):
-        """The :class:`~reasoning.answers.AnswerSet` for a question (``reasoning.ask``)."""
+        """The :class:`~reasoning.answers.AnswerSet` for a question (``reasoning.ask``), through the
+        question queue once it is started (then :class:`~ui.question_queue.ServiceBusyError` when busy)."""
+        if self.questions.state != "created":
+            return self.questions.ask(question, method or self.method)
+        self._load_models()
+        return self._answer_question(self.kg, question, method or self.method, 10)
+
+    async def ask_async(self, question: str, method: str | None = None):
+        """:meth:`ask` for the event loop (``POST /api/ask``): waits on the queue without holding a thread."""
+        if self.questions.state != "created":
+            return await self.questions.ask_async(question, method or self.method)
+        import asyncio
+
+        return await asyncio.to_thread(self.ask, question, method)
+
+    def _prefill_vectors(self, pause, stop, status) -> None:
+        from reasoning.vector_cache import prefill_path_vectors
+
+        prefill_path_vectors(self.kg, pause, stop, status)
+
+    def _answer_question(self, kg, question: str, method: str, k: int):
         from reasoning import ask
 
-        self._load_models()
-        return ask(self.kg, question, method=method or self.method)
+        if self.is_empty():
+            raise KGQAError("the knowledge graph is empty; ingest documents first (POST /api/ingest or "
+                            "`kgqa build DIR`)", code="E-EMPTY-STORE")
+        return ask(kg, question, method=method, k=k)
 
     def answer(self, question: str) -> tuple[str, str]:
         """The chat reply (markdown) and the evidence drawing (SVG) for a question."""
@@ -181,6 +210,9 @@ class ChatService:
                 fmt.DrawnGraph(), element_id="kg-evidence", empty_text="The graph is empty: add documents in Ingest.")
         try:
             answers = self.ask(question)
+        except ServiceBusyError as err:
+            return (f"**The service is busy** answering other questions right now; please ask again in about "
+                    f"{err.retry_after} s.", fmt.graph_svg(fmt.DrawnGraph(), element_id="kg-evidence"))
         except KGQAError as err:
             return f"**Could not answer:** {fmt.md_escape(err)}", fmt.graph_svg(fmt.DrawnGraph(), element_id="kg-evidence")
         except Exception as err:  # a bug must not end the conversation: say so, keep the trace in the log
@@ -221,10 +253,7 @@ class ChatService:
         return "", history, drawing
 
     def ask_json(self, question: str, method: str | None = None) -> dict:
-        """The ``kgqa ask --json`` shape for ``POST /api/ask``."""
-        if self.is_empty():
-            raise KGQAError("the knowledge graph is empty; ingest documents first (POST /api/ingest or "
-                            "`kgqa build DIR`)", code="E-EMPTY-STORE")
+        """The ``kgqa ask --json`` shape (what ``POST /api/ask`` returns)."""
         return self.ask(question, method).to_json()
 
     # ------------------------------------------------------------------ examples and entity index
@@ -693,22 +722,29 @@ def build_ui(service: ChatService):
 def mount_ui(app, kg, *, update_token: str | None = None, path: str = "/",
              max_file_size: int = DEFAULT_MAX_FILE_SIZE, concurrency: int = DEFAULT_CONCURRENCY,
              examples_file: str | Path | None = DEMO_QUESTIONS, service: ChatService | None = None,
-             warm_up: bool = True):
+             warm_up: bool = True, max_wait: float = DEFAULT_MAX_WAIT, prefill_vectors: bool = True,
+             on_ready: Callable | None = None):
     """Add ``POST /api/ask``, ``POST /api/ingest`` and the Gradio UI (at ``path``) to a FastAPI app.
 
     The REST routes are added before the UI so the UI mounted at ``/`` does not hide them; the
     Gradio queue answers ``concurrency`` chats at once and runs one build at a time. With
-    ``warm_up`` the question models load in a background thread right away.
+    ``warm_up`` the question models load in a background thread right away (``on_ready(queue)`` is
+    called when they have; ``/health`` shows it); questions then go through the service's
+    :class:`~ui.question_queue.QuestionQueue` (waits bounded by ``max_wait`` seconds), and with
+    ``prefill_vectors`` the idle server embeds every entity's relation-path paraphrases into the
+    store's vector cache.
     """
     import gradio as gr
 
     service = service or ChatService(kg, update_token=update_token, examples_file=examples_file,
-                                     max_file_size=max_file_size)
+                                     max_file_size=max_file_size, max_wait=max_wait,
+                                     prefill_vectors=prefill_vectors, on_ready=on_ready)
+    app.state.questions = service.questions  # /health reports its readiness
     add_api_routes(app, service)
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=concurrency)
     if warm_up:
-        threading.Thread(target=service.warm_up, daemon=True, name="kgqa-warm-up").start()
+        service.warm_up()
     return gr.mount_gradio_app(app, demo, path=path, max_file_size=max_file_size, css=_CSS,
                                footer_links=["api"], show_error=True)
 
@@ -723,15 +759,23 @@ def add_api_routes(app, service: ChatService) -> None:
             return JSONResponse({"error": err.code, "message": err.message}, status_code=status)
         return JSONResponse({"error": code, "message": err}, status_code=status)
 
-    @app.post("/api/ask", tags=["questions"], summary="Answer a question with evidence")
-    def api_ask(question: str = Body(..., embed=True, description="A question in English.",
-                                     examples=["Where was Alan Turing born?"]),
-                method: str | None = Body(None, embed=True, description="auto, sparql, rules or gnn.")):
+    @app.post("/api/ask", tags=["questions"], summary="Answer a question with evidence",
+              responses={503: {"description": "busy: the question would wait longer than the limit; "
+                                              "see Retry-After"}})
+    async def api_ask(question: str = Body(..., embed=True, description="A question in English.",
+                                           examples=["Where was Alan Turing born?"]),
+                      method: str | None = Body(None, embed=True, description="auto, sparql, rules or gnn.")):
+        # async: the question waits on the question queue's own threads, never on a thread of the
+        # pool that SPARQL reads and other routes use
         question = question.strip()
         if not question:
             return error(400, "the question is empty; send {\"question\": \"...\"}")
         try:
-            return service.ask_json(question, method)
+            return (await service.ask_async(question, method)).to_json()
+        except ServiceBusyError as err:
+            response = error(503, err)
+            response.headers["Retry-After"] = str(err.retry_after)
+            return response
         except KGQAError as err:
             return error(409 if err.code == "E-EMPTY-STORE" else 400, err)
 

@@ -11,7 +11,10 @@ Routes of the app that :func:`create_app` returns:
 =====================  ===========================================================================
 ``GET/POST /sparql``   SPARQL 1.1 Protocol: ``GET ?query=``, ``POST`` form-encoded (``query=`` or
                        ``update=``), ``POST application/sparql-query`` / ``application/sparql-update``
-``GET /health``        liveness: ``{"status": "ok", ...}``
+``GET /health``        liveness and readiness: ``{"status": "ok", "ready": true, ...}``; with the chat
+                       service mounted, ``"ready"`` is false (``"status": "starting"``) until the
+                       question models are loaded, and ``"questions"`` shows the question queue
+``GET /health/ready``  200 when questions are answered, else 503 with ``Retry-After``
 ``GET /api/stats``     :meth:`kg.KnowledgeGraph.stats` as JSON
 ``GET /docs``          OpenAPI docs (FastAPI's default; ``/openapi.json``)
 =====================  ===========================================================================
@@ -27,6 +30,8 @@ mount at ``/`` answers every path not registered before it::
 
 Handlers that touch the store should run it through ``await run_in_worker(app, fn, *args)`` (the
 same bounded pool of worker threads the SPARQL endpoint uses) so the event loop never blocks.
+Questions are the exception: ``POST /api/ask`` waits on the question queue's own threads
+(:mod:`ui.question_queue`), so SPARQL reads never queue behind questions.
 
 **Choices a client sees** (all error bodies are ``text/plain`` one-liners ``[CODE] message``):
 
@@ -485,6 +490,7 @@ def create_app(kg, *, update_token: str | None = None, timeout: float = 30.0, ma
     )
     app.state.kg = kg
     app.state.sparql = settings
+    app.state.questions = None  # a QuestionQueue when the chat service is mounted (ui.chat.mount_ui)
     app.state.workers = QueryWorkers(settings.workers)
 
     async def sparql_endpoint(request: Request) -> Response:
@@ -522,11 +528,26 @@ def create_app(kg, *, update_token: str | None = None, timeout: float = 30.0, ma
     async def sparql_post(request: Request) -> Response:
         return await sparql_endpoint(request)
 
-    @app.get("/health", summary="Liveness")
+    @app.get("/health", summary="Liveness and readiness")
     async def health() -> JSONResponse:
         store = kg.store
-        return JSONResponse({"status": "ok", "store": f"{store.kind}:{store.location}",
-                             "updates": bool(settings.update_token)})
+        body = {"status": "ok", "store": f"{store.kind}:{store.location}", "updates": bool(settings.update_token),
+                "ready": True}
+        questions = app.state.questions
+        if questions is not None:  # the chat service's question queue: models loaded yet?
+            body["questions"] = stats = questions.stats()
+            body["ready"] = stats["ready"]
+            if not stats["ready"]:
+                body["status"] = "failed" if stats["state"] == "failed" else "starting"
+        return JSONResponse(body)
+
+    @app.get("/health/ready", summary="Readiness: 200 once questions are answered, else 503 with Retry-After")
+    async def ready() -> JSONResponse:
+        questions = app.state.questions
+        if questions is None or questions.ready:
+            return JSONResponse({"ready": True})
+        return JSONResponse({"ready": False, "state": questions.state}, status_code=503,
+                            headers={"Retry-After": "2"})
 
     @app.get("/api/stats", summary="Counts: facts, entities, relations, documents")
     async def stats() -> JSONResponse:

@@ -20,6 +20,12 @@ def serve(
     in_memory: bool = typer.Option(False, "--in-memory", help="Answer queries from an in-memory copy of the store "
                                    "(several times faster joins; needs RAM for the whole store; writes still "
                                    "reach the disk)."),
+    max_wait: float = typer.Option(10.0, "--max-wait", min=0.1, help="Longest a question may wait (seconds); "
+                                   "a question that would wait longer is answered 503 with Retry-After at once "
+                                   "(the chat says the service is busy)."),
+    prefill: bool = typer.Option(True, "--prefill/--no-prefill", help="While idle, embed every entity's "
+                                 "relation-path paraphrases into the store's vector cache (kgqa-vectors/ in the "
+                                 "store folder), so questions about any entity plan fast, in this and later processes."),
     all_graphs: bool = typer.Option(False, "--all-graphs", help="Also show kgqa's own graphs (documents, meta, "
                                     "inferred, predicted) to GRAPH ?g; without it they answer only by name."),
 ):
@@ -41,7 +47,9 @@ def serve(
         fail(err)
     try:
         app = build_app(kg, update_token=update_token, timeout=timeout, max_rows=max_rows, all_graphs=all_graphs)
-        app = mount_ui(app, kg, update_token=update_token)  # chat UI at /, POST /api/ask and /api/ingest
+        # chat UI at /, POST /api/ask and /api/ingest; the question models load in the background
+        app = mount_ui(app, kg, update_token=update_token, max_wait=max_wait, prefill_vectors=prefill,
+                       on_ready=_say_ready)
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         typer.echo(f"kgqa: serving {location} at {url}/ (chat UI), {url}/sparql (docs: {url}/docs); "
                    f"updates {'need the bearer token' if update_token else 'are disabled'}; Ctrl+C stops")
@@ -52,6 +60,11 @@ def serve(
                            code="E-LISTEN"))
     finally:
         kg.close()
+
+
+def _say_ready(questions) -> None:
+    typer.echo(f"kgqa: ready: question models loaded in {questions.load_seconds:.1f} s "
+               f"(GET /health says \"ready\": true)")
 
 
 def register(groups) -> None:
