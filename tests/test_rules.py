@@ -14,6 +14,7 @@ from reasoning.rules import (
     OWL_RL_RULES, RDFS_RULES, FactNotFoundError, RuleLimitError, RuleSyntaxError, apply_rules, evaluate,
     explain, load_rules, parse_rules,
 )
+from reasoning.rules.derivations import DerivationReader
 from reasoning.rules.engine import nt
 
 from conftest import DATA
@@ -201,13 +202,14 @@ def test_user_rules_file_infers_into_its_own_graph(people):
 
 def test_derivation_records_link_rule_premises_and_conclusion(people):
     apply_rules(people, DATA / "rules_family.rules")
-    q = f"""SELECT ?name ?ps ?po WHERE {{ GRAPH {sparql_term(DERIVATION_GRAPH)} {{
-        ?d a {sparql_term(KGQA.Derivation)} ; {sparql_term(KGQA.rule)} ?r ; {sparql_term(KGQA.premise)} ?prem ;
-           {sparql_term(RDF.predicate)} {sparql_term(relation_iri("born_in_country"))} .
-        ?r {sparql_term(RDFS.label)} ?name .
-        ?prem {sparql_term(RDF.subject)} ?ps ; {sparql_term(RDF.object)} ?po }} }}"""
-    rows = {(str(r["name"]), people.label(r["ps"]), people.label(r["po"])) for r in people.query(q)}
-    assert rows == {("born-in-country", "Marie Curie", "Warsaw"), ("born-in-country", "Warsaw", "Poland")}
+    record = DerivationReader(people).record(entity_iri("Marie Curie"), relation_iri("born_in_country"),
+                                             entity_iri("Poland"))
+    assert record.rule == "born-in-country" and record.rule_text.startswith("born-in-country: ")
+    # premises in the rule's body order
+    assert [(people.label(s), people.label(o)) for s, p, o in record.premises] == [
+        ("Marie Curie", "Warsaw"), ("Warsaw", "Poland")]
+    # one record line per conclusion, nothing else
+    assert len(DerivationReader(people).all_lines()) == 4
 
 
 def test_unknown_relation_or_label_warns_instead_of_failing_silently(people):
@@ -268,8 +270,8 @@ def test_retracted_premise_retracts_its_conclusion_but_not_one_derived_otherwise
     tree = explain(kg, entity_iri("Marie"), relation_iri("born_in_country"), entity_iri("Poland"))
     assert {leaf.labels[2] for leaf in tree.asserted_leaves()} == {"Krakow", "Poland"}
     # no derivation record still mentions the deleted document's facts
-    left = kg.query(f"ASK {{ GRAPH {sparql_term(DERIVATION_GRAPH)} {{ ?t ?p {sparql_term(entity_iri('Ada'))} }} }}")
-    assert not bool(left)
+    lines = DerivationReader(kg).all_lines()
+    assert len(lines) == 1 and nt(entity_iri("Ada")) not in lines[0]
 
 
 # ---------------------------------------------------------------------- proofs

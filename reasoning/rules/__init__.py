@@ -10,9 +10,9 @@ Apply rules to a store, then ask why a conclusion holds::
         print(explain(kg, "Ada Lovelace", "grandparentOf", "Lord Byron").render())
 
 Conclusions live in ``GRAPH <https://kgqa.dev/graph/inferred>`` (never mixed with asserted
-facts), one derivation each in ``GRAPH <https://kgqa.dev/graph/derivations>``; see
-:mod:`reasoning.rules.apply` for the records and :mod:`reasoning.rules.parser` for the rule file
-format.
+facts), one derivation record each (rule + premises) in ``GRAPH <https://kgqa.dev/graph/derivations>``;
+see :mod:`reasoning.rules.derivations` for the records and :mod:`reasoning.rules.parser` for the
+rule file format.
 """
 from reasoning.rules.apply import RulesReport, apply_rules, collect_rules
 from reasoning.rules.builtin import OWL_RL_RULES, RDFS_RULES

@@ -24,8 +24,9 @@ from rdflib.term import Identifier
 
 from kg.errors import KGQAError
 from kg.facts import Source
-from kg.namespaces import DERIVATION_GRAPH, KGQA, RDF, RDFS, REL, SKOS, relation_iri
+from kg.namespaces import RDF, RDFS, REL, relation_iri
 from kg.terms import sparql_term
+from reasoning.rules.derivations import DerivationReader
 from reasoning.rules.parser import DEFAULT_PREFIXES
 
 #: proof trees stop here (a transitive chain can be long); deeper premises are elided
@@ -201,7 +202,7 @@ def explain(kg, subject, predicate, obj, *, max_depth: int = MAX_DEPTH) -> Proof
     labels: dict = {}
     budget = [MAX_NODES]
     seen: set = set()
-    tree = _node(kg, (s, p, o), labels, max_depth, budget, seen)
+    tree = _node(kg, DerivationReader(kg), (s, p, o), labels, max_depth, budget, seen)
     if tree.kind == "missing":
         raise FactNotFoundError(
             f"the graph neither asserts nor infers {_show(s)} {_show(p)} {_show(o)}; check the names "
@@ -219,50 +220,26 @@ def _label(kg, term, cache: dict) -> str:
     return cache[term]
 
 
-def _node(kg, triple, labels, depth, budget, seen) -> ProofTree:
+def _node(kg, reader, triple, labels, depth, budget, seen) -> ProofTree:
     s, p, o = triple
     tree = ProofTree(s, p, o, (_label(kg, s, labels), _pred_label(kg, p, labels), _label(kg, o, labels)), "elided")
     if depth <= 0 or budget[0] <= 0 or triple in seen:
         return tree
     budget[0] -= 1
     seen.add(triple)
-    ts, tp, to = sparql_term(s), sparql_term(p), sparql_term(o)
-    if bool(kg.query(f"ASK {{ {ts} {tp} {to} }}")):
+    if bool(kg.query(f"ASK {{ {sparql_term(s)} {sparql_term(p)} {sparql_term(o)} }}")):
         tree.kind = "asserted"
         tree.sources = kg.sources(s, p, o)
         return tree
-    rows = list(kg.query(f"""SELECT ?d ?name ?text WHERE {{ GRAPH {sparql_term(DERIVATION_GRAPH)} {{
-            ?d {sparql_term(RDF.subject)} {ts} ; {sparql_term(RDF.predicate)} {tp} ; {sparql_term(RDF.object)} {to} ;
-               {sparql_term(KGQA.rule)} ?r .
-            OPTIONAL {{ ?r {sparql_term(RDFS.label)} ?name }} OPTIONAL {{ ?r {sparql_term(RDFS.comment)} ?text }} }} }}
-            LIMIT 1"""))
-    if not rows:
+    record = reader.record(s, p, o)
+    if record is None:
         tree.kind = "missing"
         return tree
-    d = rows[0]["d"]
     tree.kind = "inferred"
-    tree.rule = str(rows[0]["name"]) if rows[0]["name"] is not None else str(d)
-    tree.rule_text = str(rows[0]["text"]) if rows[0]["text"] is not None else None
-    prem_rows = kg.query(f"""SELECT ?s ?p ?o WHERE {{ GRAPH {sparql_term(DERIVATION_GRAPH)} {{
-            {sparql_term(d)} {sparql_term(KGQA.premise)} ?t .
-            ?t {sparql_term(RDF.subject)} ?s ; {sparql_term(RDF.predicate)} ?p ; {sparql_term(RDF.object)} ?o }} }}""")
-    premises = sorted(((r["s"], r["p"], r["o"]) for r in prem_rows), key=lambda t: tuple(map(str, t)))
-    premises = _body_order(tree.rule_text, premises)
-    for prem in premises:
-        tree.premises.append(_node(kg, prem, labels, depth - 1, budget, seen))
+    tree.rule, tree.rule_text = record.rule, record.rule_text
+    for prem in record.premises:  # in the rule's body order
+        tree.premises.append(_node(kg, reader, prem, labels, depth - 1, budget, seen))
     return tree
-
-
-def _body_order(rule_text: str | None, premises: list) -> list:
-    """Premises in the order the rule's conditions name their predicates (readable proofs)."""
-    if not rule_text or "->" not in rule_text:
-        return premises
-    body = rule_text.split("->", 1)[0]
-
-    def pos(t):
-        i = body.find(f"<{t[1]}>")
-        return i if i >= 0 else len(body)
-    return sorted(premises, key=pos)
 
 
 def _pred_label(kg, p, cache: dict) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rdflib import Literal, URIRef
 
-from kg.namespaces import DERIVATION_GRAPH, INFERRED_GRAPH, KGQA, RDF, RDFS
+from kg.namespaces import INFERRED_GRAPH
 from kg.terms import sparql_term
 
 
@@ -24,12 +24,10 @@ def rule_name(kg, subject, predicate, obj) -> str | None:
     >>> rule_name(kg, URIRef("http://ex/b"), URIRef("https://kgqa.dev/relation/spouse"), URIRef("http://ex/a"))
     'sym'
     """
-    q = f"""SELECT ?name WHERE {{ GRAPH {sparql_term(DERIVATION_GRAPH)} {{
-            ?d {sparql_term(RDF.subject)} {sparql_term(subject)} ; {sparql_term(RDF.predicate)} {sparql_term(predicate)} ;
-               {sparql_term(RDF.object)} {sparql_term(obj)} ; {sparql_term(KGQA.rule)} ?r .
-            ?r {sparql_term(RDFS.label)} ?name }} }} LIMIT 1"""
-    rows = list(kg.query(q))
-    return str(rows[0]["name"]) if rows else None
+    from reasoning.rules.derivations import DerivationReader
+
+    record = DerivationReader(kg).record(subject, predicate, obj)
+    return record.rule if record is not None else None
 
 
 class RulesReasoner:

@@ -1,0 +1,387 @@
+"""How a closure is kept in the store: conclusions as plain triples, derivations as compact records.
+
+* ``GRAPH <https://kgqa.dev/graph/inferred>`` holds each inferred fact once, as a plain triple (the
+  facts SPARQL and the planner read);
+* ``GRAPH <https://kgqa.dev/graph/derivations>`` holds the derivations as **records**, one line per
+  conclusion (one rule firing)::
+
+      S P O <TAB> rule-slug <TAB> S1 P1 O1 <TAB> S2 P2 O2 ...
+
+  terms in N-Triples syntax (which escapes tabs and newlines, so the separators are unambiguous),
+  premises in the rule's body order. A premise is an asserted fact or another conclusion, whose own
+  record says how it was derived; a fact is only derived from facts of earlier rounds, so following
+  premises always ends at asserted facts. The records are grouped by a hash of their conclusion
+  (CRC-32 of ``S P O``) into ``k`` buckets, about :data:`RECORDS_PER_BUCKET` records each, ``k`` a
+  power of two; each bucket is one node with one literal::
+
+      <https://kgqa.dev/derivations/17> kgqa:text "<records, sorted>" ; kgqa:contentHash "<hash>" .
+      <https://kgqa.dev/rule/rdfs9> rdfs:label "rdfs9" ; rdfs:comment "<the rule>" .
+      <https://kgqa.dev/graph/derivations> kgqa:contentHash "<fingerprint>" ; kgqa:factCount N .
+
+  ``N`` is the number of conclusions and gives ``k`` (:func:`bucket_count`); finding why a fact
+  holds reads one bucket (:class:`DerivationReader`). Two quads per bucket instead of about eight
+  per conclusion: the records cost a few literals, the conclusions themselves one quad each.
+
+Writing (:func:`write_closure`) compares the new closure with the stored one: an unchanged
+fingerprint writes nothing; otherwise the conclusions that no longer follow leave the inferred
+graph (a conclusion with another derivation stays, with its new record), new ones come in, and
+only the buckets whose content hash changed are replaced. Small changes go in one SPARQL update
+(one transaction). Large ones (first runs, big closures) go in one bulk load of a single N-Quads
+buffer, after one update that deletes what is stale; the fingerprint is written last, so a run
+that stops half-way leaves no fingerprint and the next run rewrites both graphs.
+
+>>> from kg import KnowledgeGraph
+>>> from reasoning.rules.apply import apply_rules
+>>> from reasoning.rules.parser import parse_rules
+>>> kg = KnowledgeGraph.open("memory")
+>>> kg.update("INSERT DATA { <http://ex/a> <https://kgqa.dev/relation/spouse> <http://ex/b> }")
+>>> _ = apply_rules(kg, parse_rules("sym: spouse(X, Y) -> spouse(Y, X)"))
+>>> spouse = URIRef("https://kgqa.dev/relation/spouse")
+>>> d = DerivationReader(kg).record(URIRef("http://ex/b"), spouse, URIRef("http://ex/a"))
+>>> d.rule, [str(t[0]) for t in d.premises]
+('sym', ['http://ex/a'])
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import zlib
+from typing import NamedTuple
+
+import pyoxigraph as ox
+from rdflib import URIRef
+
+from kg.namespaces import BASE, DERIVATION_GRAPH, INFERRED_GRAPH, KGQA, RDFS, XSD, slug
+from kg.terms import sparql_term, to_rdflib
+from reasoning.rules.engine import Closure, from_nt, nt
+
+RECORDS_NS = BASE + "derivations/"
+RULE_NS = BASE + "rule/"
+#: part of the fingerprint: a store written in another layout is rewritten by the next run
+FORMAT = "kgqa-derivation-records/1"
+#: records per bucket, on average (a bucket literal is then some tens of kB)
+RECORDS_PER_BUCKET = 128
+#: changes up to this many lines (conclusions + buckets) are written as one SPARQL update
+TRANSACTION_LINES = 20_000
+
+_INF, _DER = f"<{INFERRED_GRAPH}>", f"<{DERIVATION_GRAPH}>"
+_TEXT, _HASH, _COUNT = f"<{KGQA.text}>", f"<{KGQA.contentHash}>", f"<{KGQA.factCount}>"
+
+
+def bucket_count(n: int) -> int:
+    """How many buckets hold ``n`` records: a power of two, so it changes only when ``n`` doubles.
+
+    >>> bucket_count(0), bucket_count(128), bucket_count(129), bucket_count(68_026)
+    (1, 1, 2, 1024)
+    """
+    k = 1
+    while k * RECORDS_PER_BUCKET < n:
+        k <<= 1
+    return k
+
+
+def bucket_of(key: str, k: int) -> int:
+    """The bucket of the record whose conclusion is ``key`` (``"S P O"`` in N-Triples terms)."""
+    return zlib.crc32(key.encode()) & (k - 1)
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _literal(text: str) -> str:
+    """``text`` as an N-Triples / SPARQL string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def conclusion_lines(closure: Closure) -> list[str]:
+    """The conclusions of a closure as ``"S P O"`` lines (N-Triples terms), in the order they were found."""
+    names = closure.terms.names()
+    return [f"{names[s]} {names[p]} {names[o]}" for s, p, o in closure.derivations]
+
+
+class Records:
+    """The records of a closure (see the module docstring), ready to write or compare.
+
+    ``inferred`` are the closure's :func:`conclusion_lines`, when already made.
+    """
+
+    def __init__(self, closure: Closure, inferred: list[str] | None = None):
+        names = closure.terms.names()
+        self.rules = closure.rules
+        self.slugs = [slug(r.name) for r in closure.rules]
+        #: the conclusions as "S P O" lines, in the order they were found
+        self.inferred = inferred if inferred is not None else conclusion_lines(closure)
+        self.k = k = bucket_count(len(closure))
+        buckets: list[list[str]] = [[] for _ in range(k)]
+        text: dict = {}  # premise triple ids -> "S P O"
+        text_get, crc, mask, slugs = text.get, zlib.crc32, k - 1, self.slugs
+        for key, (t, (ri, premises)) in zip(self.inferred, closure.derivations.items()):
+            text[t] = key
+            parts = []
+            for p in premises:
+                pt = text_get(p)
+                if pt is None:
+                    pt = text[p] = f"{names[p[0]]} {names[p[1]]} {names[p[2]]}"
+                if pt not in parts:  # a rule may match one fact twice
+                    parts.append(pt)
+            buckets[crc(key.encode()) & mask].append(f"{key}\t{slugs[ri]}\t" + "\t".join(parts))
+        #: bucket index -> (records text, content hash), empty buckets left out
+        self.buckets = {}
+        for i, lines in enumerate(buckets):
+            if lines:
+                lines.sort()
+                body = "\n".join(lines)
+                self.buckets[i] = (body, _hash(body))
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{FORMAT} {RECORDS_PER_BUCKET} {k}\n".encode())
+        for r in closure.rules:
+            h.update(str(r).encode())
+        for i, (_, digest) in self.buckets.items():
+            h.update(f"{i}:{digest}".encode())
+        self.fingerprint = h.hexdigest()
+
+    def bucket_lines(self, indexes) -> list[str]:
+        out = []
+        for i in indexes:
+            body, digest = self.buckets[i]
+            node = f"<{RECORDS_NS}{i}>"
+            out.append(f"{node} {_TEXT} {_literal(body)}")
+            out.append(f"{node} {_HASH} {_literal(digest)}")
+        return out
+
+    def rule_lines(self) -> list[str]:
+        out = []
+        for r, s in zip(self.rules, self.slugs):
+            node = f"<{RULE_NS}{s}>"
+            out.append(f"{node} <{RDFS.label}> {_literal(r.name)}")
+            out.append(f"{node} <{RDFS.comment}> {_literal(str(r))}")
+        return out
+
+    def header_lines(self) -> list[str]:
+        return [f"{_DER} {_HASH} {_literal(self.fingerprint)}",
+                f'{_DER} {_COUNT} "{len(self.inferred)}"^^<{XSD.integer}>']
+
+
+# ---------------------------------------------------------------------- reading
+class Derivation(NamedTuple):
+    """How one conclusion was derived: the rule's name and text, premises in body order (rdflib terms)."""
+
+    rule: str
+    rule_text: str | None
+    premises: tuple
+
+
+def split_triple(text: str) -> tuple:
+    """``"S P O"`` (N-Triples terms) -> rdflib terms; subjects and predicates hold no spaces."""
+    s, p, o = text.split(" ", 2)
+    return tuple(to_rdflib(from_nt(x)) for x in (s, p, o))
+
+
+class DerivationReader:
+    """Reads derivation records from a store, one bucket per look-up (buckets are cached)."""
+
+    def __init__(self, kg):
+        self.kg = kg
+        self._k: int | None = None
+        self._buckets: dict[int, str] = {}
+        self._rules: dict[str, tuple[str, str | None]] = {}
+
+    def _one(self, query: str):
+        rows = list(self.kg.query(query))
+        return rows[0] if rows else None
+
+    @property
+    def k(self) -> int:
+        """The number of buckets (0 when no records are stored)."""
+        if self._k is None:
+            row = self._one(f"SELECT ?n WHERE {{ GRAPH {_DER} {{ {_DER} {_COUNT} ?n }} }}")
+            self._k = bucket_count(int(row["n"].toPython())) if row and row["n"] is not None else 0
+        return self._k
+
+    def _bucket(self, i: int) -> str:
+        if i not in self._buckets:
+            row = self._one(f"SELECT ?t WHERE {{ GRAPH {_DER} {{ <{RECORDS_NS}{i}> {_TEXT} ?t }} }}")
+            self._buckets[i] = "\n" + str(row["t"]) + "\n" if row else "\n"
+        return self._buckets[i]
+
+    def line(self, key: str) -> str | None:
+        """The record line of the conclusion ``key`` (``"S P O"``), or None."""
+        if not self.k:
+            return None
+        text = self._bucket(bucket_of(key, self.k))
+        start = text.find("\n" + key + "\t")
+        if start < 0:
+            return None
+        return text[start + 1:text.index("\n", start + 1)]
+
+    def record(self, subject, predicate, obj) -> Derivation | None:
+        """The derivation of an inferred fact (rdflib terms), or None when no record holds it."""
+        line = self.line(f"{nt(subject)} {nt(predicate)} {nt(obj)}")
+        if line is None:
+            return None
+        parts = line.split("\t")
+        name, text = self._rule(parts[1])
+        return Derivation(name, text, tuple(split_triple(x) for x in parts[2:]))
+
+    def _rule(self, rule_slug: str) -> tuple[str, str | None]:
+        if rule_slug not in self._rules:
+            node = sparql_term(URIRef(RULE_NS + rule_slug))
+            row = self._one(f"SELECT ?name ?text WHERE {{ GRAPH {_DER} {{ OPTIONAL {{ {node} <{RDFS.label}> ?name }} "
+                            f"OPTIONAL {{ {node} <{RDFS.comment}> ?text }} }} }}")
+            name = str(row["name"]) if row and row["name"] is not None else rule_slug
+            text = str(row["text"]) if row and row["text"] is not None else None
+            self._rules[rule_slug] = (name, text)
+        return self._rules[rule_slug]
+
+    def all_lines(self) -> list[str]:
+        """Every record line in the store (for checks and tests; reads all buckets)."""
+        rows = self.kg.query(f"SELECT ?t WHERE {{ GRAPH {_DER} {{ ?b {_TEXT} ?t }} }}")
+        return [line for r in rows for line in str(r["t"]).split("\n") if line]
+
+
+# ---------------------------------------------------------------------- writing
+def _graph_lines(kg, graph) -> list[str]:
+    """The triples of one graph as N-Triples lines without the final `` .``."""
+    oxi = getattr(kg.store, "oxigraph", None)
+    node = ox.DefaultGraph() if graph is None else ox.NamedNode(str(graph))
+    if oxi is not None:
+        data = oxi.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=node).decode("utf-8")
+        return [line[:-2] for line in data.splitlines() if line]
+    return [f"{q.subject} {q.predicate} {q.object}" for q in kg.store.quads(node)]
+
+
+def _stored_state(kg) -> tuple[str | None, int, dict[int, str]]:
+    """(fingerprint, conclusions in the inferred graph, bucket index -> content hash) as stored."""
+    fp, buckets = None, {}
+    rows = kg.query(f"SELECT ?n ?h WHERE {{ GRAPH {_DER} {{ ?n {_HASH} ?h }} }}")
+    for r in rows:
+        node = str(r["n"])
+        if node == str(DERIVATION_GRAPH):
+            fp = str(r["h"])
+        elif node.startswith(RECORDS_NS) and node[len(RECORDS_NS):].isdigit():
+            buckets[int(node[len(RECORDS_NS):])] = str(r["h"])
+    rows = list(kg.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {_INF} {{ ?s ?p ?o }} }}"))
+    n = int(rows[0]["n"].toPython()) if rows and rows[0]["n"] is not None else 0
+    return fp, n, buckets
+
+
+def _insert_data(lines_by_graph: list[tuple[str, list[str]]]) -> str:
+    parts = [f"GRAPH {g} {{\n" + " .\n".join(lines) + " .\n}" for g, lines in lines_by_graph if lines]
+    return "INSERT DATA {\n" + "\n".join(parts) + "\n}" if parts else ""
+
+
+def _nquads(lines_by_graph: list[tuple[str, list[str]]]) -> bytes:
+    return "".join(f"{line} {g} .\n" for g, lines in lines_by_graph for line in lines).encode("utf-8")
+
+
+class _BulkWriter:
+    """One bulk write of N-Quads lines, in a thread where the store allows it: Oxigraph's bulk loader
+    releases the GIL, so the derivation records are built while the conclusions are written."""
+
+    def __init__(self, kg, lines_by_graph: list[tuple[str, list[str]]]):
+        from kg.stores import OxigraphStore
+
+        self.error: BaseException | None = None
+        self.thread = None
+        data = _nquads(lines_by_graph)
+        blank = any("_:" in line for g, lines in lines_by_graph if g == _INF for line in lines)
+        if not data:
+            return
+        if type(kg.store) is OxigraphStore and not blank:
+            oxi = kg.store.oxigraph
+            self.thread = threading.Thread(target=self._run, args=(oxi, data), daemon=True)
+            self.thread.start()
+        else:  # parsing keeps blank node ids; a mirrored store writes its disk and its copy
+            kg.store.bulk_extend(list(ox.parse(data, format=ox.RdfFormat.N_QUADS)))
+
+    def _run(self, oxi, data: bytes) -> None:
+        try:
+            oxi.bulk_load(data, format=ox.RdfFormat.N_QUADS)
+        except BaseException as err:  # re-raised in wait()
+            self.error = err
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _load(kg, lines_by_graph: list[tuple[str, list[str]]]) -> None:
+    """Lines without blank nodes written in one transaction (a remote store: in order, in chunks)."""
+    from kg.stores import OxigraphStore
+
+    data = _nquads(lines_by_graph)
+    if type(kg.store) is OxigraphStore:
+        kg.store.oxigraph.load(data, format=ox.RdfFormat.N_QUADS)
+    else:
+        kg.store.extend(list(ox.parse(data, format=ox.RdfFormat.N_QUADS)))
+
+
+def write_closure(kg, closure: Closure) -> tuple[int, int]:
+    """Bring the inferred and derivation graphs to ``closure``; returns (added, retracted) conclusions."""
+    inferred = conclusion_lines(closure)
+    old_fp, n_old, old_buckets = _stored_state(kg)
+    rec = None
+    if old_fp is not None:  # unchanged? (the fingerprint covers every record, so every conclusion)
+        rec = Records(closure, inferred)
+        if rec.fingerprint == old_fp and n_old == len(inferred):
+            return 0, 0
+    old_inf = _graph_lines(kg, INFERRED_GRAPH) if n_old else []
+    old_set, new_set = set(old_inf), set(inferred)
+    fresh = [t for t in inferred if t not in old_set]
+    gone = [t for t in old_inf if t not in new_set]
+    # first run, another layout, an interrupted run or mostly new: both graphs from scratch
+    rewrite = old_fp is None or not old_buckets or len(fresh) + len(gone) > len(inferred) // 2
+    inf_lines = inferred if rewrite else fresh
+    writer = None
+    if rewrite and len(inf_lines) > TRANSACTION_LINES:
+        # big: the conclusions go to the bulk loader at once, the records follow
+        kg.store.update(f"DROP SILENT GRAPH {_DER} ;\nDROP SILENT GRAPH {_INF}")
+        writer = _BulkWriter(kg, [(_INF, inf_lines)])
+        deletes: list[str] = []
+    elif rewrite:
+        deletes = [f"DROP SILENT GRAPH {_DER}", f"DROP SILENT GRAPH {_INF}"]
+    try:
+        if rec is None:
+            rec = Records(closure, inferred)
+    finally:
+        if writer is not None:
+            writer.wait()
+    if rewrite:
+        buckets = sorted(rec.buckets)
+    else:
+        buckets = [i for i, (_, h) in rec.buckets.items() if old_buckets.get(i) != h]
+        stale = [i for i in old_buckets if i not in rec.buckets or i in buckets]
+        deletes = []
+        if gone:
+            deletes.append(f"DELETE DATA {{ GRAPH {_INF} {{\n" + " .\n".join(gone) + " .\n} }")
+        # the rule nodes and the header are rewritten every time (a handful of quads)
+        deletes.append(f"DELETE {{ GRAPH {_DER} {{ ?n ?p ?o }} }} WHERE {{ GRAPH {_DER} {{ ?n ?p ?o "
+                       f"FILTER(?n = {_DER} || STRSTARTS(STR(?n), \"{RULE_NS}\")) }} }}")
+        if stale:
+            nodes = " ".join(f"<{RECORDS_NS}{i}>" for i in stale)
+            deletes.append(f"DELETE {{ GRAPH {_DER} {{ ?n ?p ?o }} }} WHERE {{ VALUES ?n {{ {nodes} }} "
+                           f"GRAPH {_DER} {{ ?n ?p ?o }} }}")
+    if writer is not None:
+        inf_lines = []  # written already
+    der_lines = rec.rule_lines() + rec.bucket_lines(buckets)
+    if writer is None and len(inf_lines) + len(gone) + len(der_lines) <= TRANSACTION_LINES:
+        # one transaction: readers see the old closure or the new one, never a mix
+        insert = _insert_data([(_INF, inf_lines), (_DER, der_lines + rec.header_lines())])
+        kg.store.update(" ;\n".join(deletes + [insert]))
+    else:
+        if deletes:
+            kg.store.update(" ;\n".join(deletes))
+        if inf_lines:
+            _BulkWriter(kg, [(_INF, inf_lines)]).wait()
+        # the records and the header in one transaction, last: the header marks the write complete
+        _load(kg, [(_DER, der_lines + rec.header_lines())])
+    if rewrite:
+        return len(new_set - old_set), len(old_set - new_set)
+    return len(fresh), len(gone)
+
+
+__all__ = ["write_closure", "Records", "DerivationReader", "Derivation", "bucket_count", "bucket_of",
+           "RECORDS_NS", "RULE_NS", "RECORDS_PER_BUCKET"]
