@@ -257,3 +257,20 @@ def test_many_small_segments_are_merged_and_keep_every_vector(tmp_path):
     assert len(list(folder.glob("*.keys.npy"))) <= MAX_SEGMENTS
     rows = VectorCache(folder, encoder="test").lookup([f"t{i}" for i in range(MAX_SEGMENTS + 3)])
     assert [int(r[0]) for r in rows] == list(range(MAX_SEGMENTS + 3))
+
+
+def test_prefill_embeds_every_entitys_paths_once(tmp_path, fake_encoder, monkeypatch):
+    import nlp.encoder
+    from reasoning.vector_cache import prefill_path_vectors
+
+    monkeypatch.setattr(nlp.encoder, "embed", lambda texts, **kw: fake_encoder.encode(texts))
+    with KnowledgeGraph.open(tmp_path / "store") as kg:
+        kg.import_file(DATA / "qa_films.txt", "pipe")
+        status = prefill_path_vectors(kg, recheck=None)
+        assert status["state"] == "done" and status["entities"] == status["of"] > 0
+        embedded = len(fake_encoder.texts)
+        assert status["embedded"] == embedded > 0
+        again = prefill_path_vectors(kg, recheck=None)  # a second pass finds everything cached
+        assert again["embedded"] == 0 and len(fake_encoder.texts) == embedded
+        _vectors_of(kg)  # a question's planning embeds nothing either
+        assert len(fake_encoder.texts) == embedded
