@@ -1,14 +1,19 @@
 """Rule engine benchmark: RDFS and OWL RL closure on generated graphs, against owlrl and reasonable.
 
-    nice -n 10 .venv/bin/python bench/rules.py --sizes 20000 100000 --timeout 600
+    nice -n 10 .venv/bin/python bench/rules.py --sizes 20000 --timeout 900
+    nice -n 10 .venv/bin/python bench/rules.py --sizes 100000 --skip-owlrl
 
 For each size, a random ontology + instance graph is generated with a fixed seed (class and
 property hierarchies, domains and ranges, inverse / symmetric / transitive properties, equivalent
 classes and properties, small owl:sameAs groups, some literals). Each profile (``rdfs``,
 ``owl-rl``) is computed by
 
-* kgqa (``reasoning.rules.evaluate`` on the triples as the store hands them over; then
-  ``apply_rules`` end to end on an in-memory store: read, closure, write conclusions + derivations),
+* kgqa: the closure alone (``reasoning.rules.evaluate`` on the triples as the store hands them
+  over), then the whole ``kgqa rules apply --rdfs|--owl-rl --store DIR --json`` command as its own
+  process on a store folder holding the graph (interpreter start, read, closure, conclusions and
+  derivation records written, flushed): its wall time, and the command's own in-process total; both
+  as ratios to the closure alone. The same command again must write nothing, and after deleting 100
+  random asserted facts its inferred graph must be exactly the closure of what is left,
 * owlrl (``DeductiveClosure(RDFS_Semantics | OWLRL_Semantics).expand`` on an rdflib Graph, in a
   child process killed after ``--timeout`` seconds),
 * reasonable (Rust OWL 2 RL, ``PyReasoner.from_graph`` + ``reason``; OWL RL only, so it is timed
@@ -33,6 +38,7 @@ Prints a table; never asserts.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import subprocess
@@ -177,18 +183,63 @@ def run_kgqa(triples, profile: str):
     return seconds, set(closure.inferred()), closure
 
 
-def run_kgqa_store(triples, profile: str):
+def _kgqa_cli(*args) -> tuple[float, str]:
+    """Run ``kgqa ARGS`` as its own process; (wall seconds, stdout)."""
+    exe = Path(sys.executable).with_name("kgqa")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ui.cli"]
+    t = time.perf_counter()
+    done = subprocess.run(cmd + list(args), cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    if done.returncode != 0:
+        raise RuntimeError(f"kgqa {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+    return seconds, done.stdout
+
+
+def run_kgqa_process(triples, profile: str, closure, *, retract: int = 100, seed: int = 7) -> dict:
+    """``kgqa rules apply`` as a whole process on a store folder (startup, read, closure, writes).
+
+    Then: the same command again (nothing changed: it must write nothing), and after deleting
+    ``retract`` random asserted facts (the retraction path), checking that the inferred graph is
+    exactly the closure of what is left.
+    """
     import pyoxigraph as ox
 
     from kg import KnowledgeGraph
+    from kg.namespaces import DERIVATION_GRAPH, INFERRED_GRAPH
     from kg.terms import to_ox
-    from reasoning.rules import apply_rules
+    from reasoning.rules import OWL_RL_RULES, RDFS_RULES, evaluate
+    from reasoning.rules.derivations import _graph_lines
+    from reasoning.rules.engine import nt
 
-    with KnowledgeGraph.open("memory") as kg:
-        kg.store.extend([ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples])
-        report = apply_rules(kg, rdfs=profile == "rdfs", owl_rl=profile == "owl-rl")
-        quads = sum(1 for _ in kg.store.quads(None)) - len(triples)
-    return report, quads
+    flag = "--owl-rl" if profile == "owl-rl" else "--rdfs"
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = os.path.join(tmp, "store")
+        with KnowledgeGraph.open(store) as kg:  # the asserted facts; setup, not timed
+            kg.store.bulk_extend([ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples])
+        out["startup"], _ = _kgqa_cli("rules", "apply", "--help")
+        out["process"], text = _kgqa_cli("rules", "apply", flag, "--store", store, "--json")
+        out["report"] = json.loads(text)
+        out["again"], text = _kgqa_cli("rules", "apply", flag, "--store", store, "--json")
+        again = json.loads(text)
+        out["again_writes"] = again["added"] + again["retracted"]
+        with KnowledgeGraph.open(store) as kg:
+            stored = set(_graph_lines(kg, INFERRED_GRAPH))
+            out["same_as_closure"] = stored == {" ".join(t) for t in closure.inferred()}
+            out["quads_inferred"] = len(stored)
+            out["quads_derivations"] = sum(1 for _ in kg.store.quads(ox.NamedNode(str(DERIVATION_GRAPH))))
+            gone = random.Random(seed).sample(range(len(triples)), min(retract, len(triples)))
+            gone_set = set(gone)
+            kg.store.update("DELETE DATA {\n" + " .\n".join(
+                " ".join(nt(x) for x in triples[i]) for i in gone) + " .\n}")
+        out["retract_n"] = len(gone)
+        out["retract"], text = _kgqa_cli("rules", "apply", flag, "--store", store, "--json")
+        out["retract_report"] = json.loads(text)
+        left = [tuple(nt(x) for x in t) for i, t in enumerate(triples) if i not in gone_set]
+        expected = {" ".join(t) for t in evaluate(left, OWL_RL_RULES if profile == "owl-rl" else RDFS_RULES).inferred()}
+        with KnowledgeGraph.open(store) as kg:
+            out["retract_exact"] = set(_graph_lines(kg, INFERRED_GRAPH)) == expected
+    return out
 
 
 def run_reasonable(triples):
@@ -284,12 +335,22 @@ def main() -> None:
             ours_cmp = comparable(ours_inf)
             row = {"size": len(triples), "profile": profile, "kgqa": ours_s, "inferred": len(ours_inf),
                    "rounds": closure.iterations, "compared": len(ours_cmp)}
-            del closure
             if not args.skip_store:
-                report, quads = run_kgqa_store(triples, profile)
-                row["store"] = report.seconds
-                row["store_detail"] = (f"read {report.seconds_load:.1f} + closure {report.seconds_closure:.1f} "
-                                       f"+ write {report.seconds_write:.1f} s, {quads:,} quads")
+                proc = run_kgqa_process(triples, profile, closure, seed=args.seed)
+                rep = proc["report"]
+                row["store"] = proc["process"]
+                row["apply"] = rep["seconds"]
+                row["store_detail"] = (
+                    f"`kgqa rules apply` {proc['process']:.2f} s wall (startup {proc['startup']:.2f} + read "
+                    f"{rep['seconds_load']:.2f} + closure {rep['seconds_closure']:.2f} + write {rep['seconds_write']:.2f}); "
+                    f"{proc['quads_inferred']:,} inferred + {proc['quads_derivations']:,} derivation quads "
+                    f"({(proc['quads_inferred'] + proc['quads_derivations']) / max(1, proc['quads_inferred']):.2f} per conclusion); "
+                    f"store = closure: {'yes' if proc['same_as_closure'] else 'NO'}; again {proc['again']:.2f} s "
+                    f"({proc['again_writes']} writes); {proc['retract_n']} facts deleted: {proc['retract']:.2f} s, "
+                    f"-{proc['retract_report']['retracted']:,} +{proc['retract_report']['added']:,}, "
+                    f"exact: {'yes' if proc['retract_exact'] else 'NO'}")
+                row["store_ok"] = proc["same_as_closure"] and proc["retract_exact"] and proc["again_writes"] == 0
+            del closure
             row["reasonable"] = r_reason
             row["reasonable_total"] = r_total
             row["vs_reasonable"] = agreement(ours_cmp, comparable(r_inf)) if profile == "owl-rl" else "n/a (OWL RL only)"
@@ -318,21 +379,27 @@ def print_row(row, timeout) -> None:
 
 
 def print_table(rows, timeout) -> None:
-    head = ("| triples | profile | inferred (compared) | kgqa closure s | kgqa in store s | reasonable s "
-            "| owlrl s | × owlrl | ÷ reasonable | same as owlrl | same as reasonable |")
+    head = ("| triples | profile | inferred (compared) | closure s | `kgqa rules apply` s | ÷ closure "
+            "| apply in-process s | ÷ closure | reasonable s | closure ÷ reasonable | owlrl s | owlrl ÷ process "
+            "| same as owlrl | same as reasonable | store exact |")
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
     for r in rows:
+        base = r.get("store", r["kgqa"])  # owlrl against the whole process when it ran
         if r["vs_owlrl"] == "skipped":
             x_owlrl, owlrl_s = "-", "-"
         elif r["owlrl"] is not None:
-            x_owlrl, owlrl_s = f"{r['owlrl'] / r['kgqa']:.0f}×", f"{r['owlrl']:.2f}"
+            x_owlrl, owlrl_s = f"{r['owlrl'] / base:.0f}×", f"{r['owlrl']:.2f}"
         else:
-            x_owlrl, owlrl_s = f">{timeout / r['kgqa']:.0f}×", f">{timeout:.0f}"
-        store = f"{r['store']:.2f}" if "store" in r else "-"
+            x_owlrl, owlrl_s = f">{timeout / base:.0f}×", f">{timeout:.0f}"
+        if "store" in r:
+            proc = [f"{r['store']:.2f}", f"{r['store'] / r['kgqa']:.2f}", f"{r['apply']:.2f}",
+                    f"{r['apply'] / r['kgqa']:.2f}"]
+        else:
+            proc = ["-"] * 4
         cells = [f"{r['size']:,}", r["profile"], f"{r['inferred']:,} ({r['compared']:,})", f"{r['kgqa']:.2f}",
-                 store, f"{r['reasonable']:.2f}", owlrl_s, x_owlrl, f"{r['kgqa'] / r['reasonable']:.2f}",
-                 r["vs_owlrl"], r["vs_reasonable"]]
+                 *proc, f"{r['reasonable']:.2f}", f"{r['kgqa'] / r['reasonable']:.2f}", owlrl_s, x_owlrl,
+                 r["vs_owlrl"], r["vs_reasonable"], ("yes" if r["store_ok"] else "NO") if "store_ok" in r else "-"]
         print("| " + " | ".join(cells) + " |")
 
 

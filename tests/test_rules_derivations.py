@@ -81,7 +81,7 @@ def test_only_the_buckets_that_changed_are_rewritten(monkeypatch):
 
         def buckets():
             q = f"SELECT ?b ?t WHERE {{ GRAPH {sparql_term(DERIVATION_GRAPH)} {{ ?b <https://kgqa.dev/ns#text> ?t }} }}"
-            return {str(r["b"]): str(r["t"]) for r in kg.query(q)}
+            return {str(r["b"]): records.unpack(str(r["t"])) for r in kg.query(q)}
 
         before = buckets()
         assert len(before) > 4 and all(b.startswith(RECORDS_NS) for b in before)
@@ -151,3 +151,16 @@ def test_the_bulk_path_writes_what_the_transaction_path_writes(monkeypatch, tmp_
     assert got == expected and expected[2] == (1, 1)
     with KnowledgeGraph.open(tmp_path / "s") as disk:  # what reached the disk, not only a copy
         assert (_inferred(disk), check_records(disk)) == expected[1]
+
+
+def test_retraction_when_the_number_of_buckets_changes(monkeypatch):
+    monkeypatch.setattr(records, "RECORDS_PER_BUCKET", 1)  # 17 conclusions: 32 buckets, 16: 16 buckets
+    with KnowledgeGraph.open("memory") as kg:
+        _doc(kg, "facts.txt", *[(f"e{i}", "p", f"f{i}") for i in range(16)])
+        _doc(kg, "one.txt", ("x", "p", "y"))
+        apply_rules(kg, CHAIN)
+        kg.delete_document("one.txt")
+        report = apply_rules(kg, CHAIN)
+        assert (report.added, report.retracted) == (0, 1)
+        assert set(check_records(kg)) == {f"e{i} q f{i}" for i in range(16)}
+        assert len(DerivationReader(kg).all_lines()) == 16

@@ -12,9 +12,10 @@
   record says how it was derived; a fact is only derived from facts of earlier rounds, so following
   premises always ends at asserted facts. The records are grouped by a hash of their conclusion
   (CRC-32 of ``S P O``) into ``k`` buckets, about :data:`RECORDS_PER_BUCKET` records each, ``k`` a
-  power of two; each bucket is one node with one literal::
+  power of two; each bucket is one node with one literal, the sorted records deflated (about 7x
+  smaller) in base64 (:func:`pack`, :func:`unpack`)::
 
-      <https://kgqa.dev/derivations/17> kgqa:text "<records, sorted>" ; kgqa:contentHash "<hash>" .
+      <https://kgqa.dev/derivations/17> kgqa:text "eJzt..."^^xsd:base64Binary ; kgqa:contentHash "<hash>" .
       <https://kgqa.dev/rule/rdfs9> rdfs:label "rdfs9" ; rdfs:comment "<the rule>" .
       <https://kgqa.dev/graph/derivations> kgqa:contentHash "<fingerprint>" ; kgqa:factCount N .
 
@@ -25,10 +26,12 @@
 Writing (:func:`write_closure`) compares the new closure with the stored one: an unchanged
 fingerprint writes nothing; otherwise the conclusions that no longer follow leave the inferred
 graph (a conclusion with another derivation stays, with its new record), new ones come in, and
-only the buckets whose content hash changed are replaced. Small changes go in one SPARQL update
-(one transaction). Large ones (first runs, big closures) go in one bulk load of a single N-Quads
-buffer, after one update that deletes what is stale; the fingerprint is written last, so a run
-that stops half-way leaves no fingerprint and the next run rewrites both graphs.
+only the buckets whose content hash changed are replaced; which conclusions came and went is read
+from the changed buckets alone. Small changes go in one SPARQL update (one transaction). Large
+ones (first runs, big closures): one update deletes what is stale, the conclusions go to
+Oxigraph's bulk loader in one call (in a thread: it releases the GIL, so the records are built
+meanwhile), then the records and the header in one transaction. The header goes last, so a run
+that stops half-way leaves none and the next run rewrites both graphs.
 
 >>> from kg import KnowledgeGraph
 >>> from reasoning.rules.apply import apply_rules
@@ -43,6 +46,7 @@ that stops half-way leaves no fingerprint and the next run rewrites both graphs.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 import zlib
@@ -58,11 +62,13 @@ from reasoning.rules.engine import Closure, from_nt, nt
 RECORDS_NS = BASE + "derivations/"
 RULE_NS = BASE + "rule/"
 #: part of the fingerprint: a store written in another layout is rewritten by the next run
-FORMAT = "kgqa-derivation-records/1"
+FORMAT = "kgqa-derivation-records/2"
 #: records per bucket, on average (a bucket literal is then some tens of kB)
-RECORDS_PER_BUCKET = 128
-#: changes up to this many lines (conclusions + buckets) are written as one SPARQL update
+RECORDS_PER_BUCKET = 64
+#: changes up to this many lines (conclusions + bucket quads) and bytes of records are written as
+#: one SPARQL update; larger ones through the loaders
 TRANSACTION_LINES = 20_000
+TRANSACTION_BYTES = 4_000_000
 
 _INF, _DER = f"<{INFERRED_GRAPH}>", f"<{DERIVATION_GRAPH}>"
 _TEXT, _HASH, _COUNT = f"<{KGQA.text}>", f"<{KGQA.contentHash}>", f"<{KGQA.factCount}>"
@@ -71,8 +77,8 @@ _TEXT, _HASH, _COUNT = f"<{KGQA.text}>", f"<{KGQA.contentHash}>", f"<{KGQA.factC
 def bucket_count(n: int) -> int:
     """How many buckets hold ``n`` records: a power of two, so it changes only when ``n`` doubles.
 
-    >>> bucket_count(0), bucket_count(128), bucket_count(129), bucket_count(68_026)
-    (1, 1, 2, 1024)
+    >>> bucket_count(0), bucket_count(64), bucket_count(65), bucket_count(68_026)
+    (1, 1, 2, 2048)
     """
     k = 1
     while k * RECORDS_PER_BUCKET < n:
@@ -87,6 +93,23 @@ def bucket_of(key: str, k: int) -> int:
 
 def _hash(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def pack(text: str) -> str:
+    """Records text as stored: deflated (level 1: fast; record text shrinks about 7x), base64.
+
+    >>> unpack(pack("records")), unpack("not a records literal")
+    ('records', '')
+    """
+    return base64.b64encode(zlib.compress(text.encode("utf-8"), 1)).decode("ascii")
+
+
+def unpack(blob: str) -> str:
+    """The records text of a stored literal (empty for a literal that is not a records blob)."""
+    try:
+        return zlib.decompress(base64.b64decode(blob, validate=True)).decode("utf-8")
+    except (ValueError, zlib.error):
+        return ""
 
 
 def _literal(text: str) -> str:
@@ -114,25 +137,22 @@ class Records:
         self.inferred = inferred if inferred is not None else conclusion_lines(closure)
         self.k = k = bucket_count(len(closure))
         buckets: list[list[str]] = [[] for _ in range(k)]
-        text: dict = {}  # premise triple ids -> "S P O"
-        text_get, crc, mask, slugs = text.get, zlib.crc32, k - 1, self.slugs
-        for key, (t, (ri, premises)) in zip(self.inferred, closure.derivations.items()):
-            text[t] = key
-            parts = []
-            for p in premises:
-                pt = text_get(p)
-                if pt is None:
-                    pt = text[p] = f"{names[p[0]]} {names[p[1]]} {names[p[2]]}"
-                if pt not in parts:  # a rule may match one fact twice
-                    parts.append(pt)
-            buckets[crc(key.encode()) & mask].append(f"{key}\t{slugs[ri]}\t" + "\t".join(parts))
-        #: bucket index -> (records text, content hash), empty buckets left out
-        self.buckets = {}
+        crc, mask, slugs = zlib.crc32, k - 1, self.slugs
+        for key, (ri, premises) in zip(self.inferred, closure.derivations.values()):
+            if len(premises) > 1 and len(set(premises)) < len(premises):  # a rule matched one fact twice
+                premises = tuple(dict.fromkeys(premises))
+            parts = "\t".join([f"{names[s]} {names[p]} {names[o]}" for s, p, o in premises])
+            buckets[crc(key.encode()) & mask].append(f"{key}\t{slugs[ri]}\t{parts}")
+        #: bucket index -> records text, and -> (the literal stored: :func:`pack` of it, its hash);
+        #: empty buckets left out
+        self.bodies: dict[int, str] = {}
+        self.buckets: dict[int, tuple[str, str]] = {}
         for i, lines in enumerate(buckets):
             if lines:
                 lines.sort()
-                body = "\n".join(lines)
-                self.buckets[i] = (body, _hash(body))
+                body = self.bodies[i] = "\n".join(lines)
+                blob = pack(body)
+                self.buckets[i] = (blob, _hash(blob))
         h = hashlib.blake2b(digest_size=16)
         h.update(f"{FORMAT} {RECORDS_PER_BUCKET} {k}\n".encode())
         for r in closure.rules:
@@ -144,9 +164,9 @@ class Records:
     def bucket_lines(self, indexes) -> list[str]:
         out = []
         for i in indexes:
-            body, digest = self.buckets[i]
+            blob, digest = self.buckets[i]
             node = f"<{RECORDS_NS}{i}>"
-            out.append(f"{node} {_TEXT} {_literal(body)}")
+            out.append(f'{node} {_TEXT} "{blob}"^^<{XSD.base64Binary}>')
             out.append(f"{node} {_HASH} {_literal(digest)}")
         return out
 
@@ -202,7 +222,7 @@ class DerivationReader:
     def _bucket(self, i: int) -> str:
         if i not in self._buckets:
             row = self._one(f"SELECT ?t WHERE {{ GRAPH {_DER} {{ <{RECORDS_NS}{i}> {_TEXT} ?t }} }}")
-            self._buckets[i] = "\n" + str(row["t"]) + "\n" if row else "\n"
+            self._buckets[i] = "\n" + unpack(str(row["t"])) + "\n" if row else "\n"
         return self._buckets[i]
 
     def line(self, key: str) -> str | None:
@@ -237,7 +257,7 @@ class DerivationReader:
     def all_lines(self) -> list[str]:
         """Every record line in the store (for checks and tests; reads all buckets)."""
         rows = self.kg.query(f"SELECT ?t WHERE {{ GRAPH {_DER} {{ ?b {_TEXT} ?t }} }}")
-        return [line for r in rows for line in str(r["t"]).split("\n") if line]
+        return [line for r in rows for line in unpack(str(r["t"])).split("\n") if line]
 
 
 # ---------------------------------------------------------------------- writing
@@ -251,19 +271,46 @@ def _graph_lines(kg, graph) -> list[str]:
     return [f"{q.subject} {q.predicate} {q.object}" for q in kg.store.quads(node)]
 
 
-def _stored_state(kg) -> tuple[str | None, int, dict[int, str]]:
-    """(fingerprint, conclusions in the inferred graph, bucket index -> content hash) as stored."""
-    fp, buckets = None, {}
-    rows = kg.query(f"SELECT ?n ?h WHERE {{ GRAPH {_DER} {{ ?n {_HASH} ?h }} }}")
+class _Stored(NamedTuple):
+    fingerprint: str | None
+    #: triples in the inferred graph, and conclusions the header says were written
+    n_graph: int
+    n_header: int | None
+    #: bucket index -> content hash
+    buckets: dict
+
+
+def _stored_state(kg) -> _Stored:
+    fp, n_header, buckets = None, None, {}
+    rows = kg.query(f"SELECT ?n ?h ?c WHERE {{ GRAPH {_DER} {{ ?n {_HASH} ?h OPTIONAL {{ ?n {_COUNT} ?c }} }} }}")
     for r in rows:
         node = str(r["n"])
         if node == str(DERIVATION_GRAPH):
             fp = str(r["h"])
+            n_header = int(r["c"].toPython()) if r["c"] is not None else None
         elif node.startswith(RECORDS_NS) and node[len(RECORDS_NS):].isdigit():
             buckets[int(node[len(RECORDS_NS):])] = str(r["h"])
     rows = list(kg.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {_INF} {{ ?s ?p ?o }} }}"))
     n = int(rows[0]["n"].toPython()) if rows and rows[0]["n"] is not None else 0
-    return fp, n, buckets
+    return _Stored(fp, n, n_header, buckets)
+
+
+def _changed_buckets(rec: "Records", old: dict) -> list[int]:
+    return sorted(i for i in set(rec.buckets) | set(old)
+                  if old.get(i) != (rec.buckets[i][1] if i in rec.buckets else None))
+
+
+def _bucket_diff(kg, rec: "Records", changed: list[int], old: dict) -> tuple[list[str], list[str]]:
+    """(new, gone) conclusions, read from the changed buckets only: a conclusion that came or went
+    changed its bucket, so the other buckets need not be read."""
+    old_keys: set = set()
+    wanted = [i for i in changed if i in old]
+    for j in range(0, len(wanted), 500):
+        nodes = " ".join(f"<{RECORDS_NS}{i}>" for i in wanted[j:j + 500])
+        for r in kg.query(f"SELECT ?t WHERE {{ VALUES ?b {{ {nodes} }} GRAPH {_DER} {{ ?b {_TEXT} ?t }} }}"):
+            old_keys.update(line.split("\t", 1)[0] for line in unpack(str(r["t"])).split("\n"))
+    new_keys = {line.split("\t", 1)[0] for i in changed if i in rec.bodies for line in rec.bodies[i].split("\n")}
+    return [k for k in new_keys if k not in old_keys], [k for k in old_keys if k not in new_keys]
 
 
 def _insert_data(lines_by_graph: list[tuple[str, list[str]]]) -> str:
@@ -284,20 +331,27 @@ class _BulkWriter:
 
         self.error: BaseException | None = None
         self.thread = None
-        data = _nquads(lines_by_graph)
-        blank = any("_:" in line for g, lines in lines_by_graph if g == _INF for line in lines)
-        if not data:
+        if not any(lines for _, lines in lines_by_graph):
             return
+        blank = any("_:" in line for g, lines in lines_by_graph if g == _INF for line in lines)
         if type(kg.store) is OxigraphStore and not blank:
-            oxi = kg.store.oxigraph
-            self.thread = threading.Thread(target=self._run, args=(oxi, data), daemon=True)
+            if len(lines_by_graph) == 1:  # one graph: N-Triples into it, cheaper to make than N-Quads
+                g, lines = lines_by_graph[0]
+                data = (" .\n".join(lines) + " .\n").encode("utf-8")
+                args = (data, ox.RdfFormat.N_TRIPLES, ox.NamedNode(g[1:-1]))
+            else:
+                args = (_nquads(lines_by_graph), ox.RdfFormat.N_QUADS, None)
+            self.thread = threading.Thread(target=self._run, args=(kg.store.oxigraph, *args), daemon=True)
             self.thread.start()
         else:  # parsing keeps blank node ids; a mirrored store writes its disk and its copy
-            kg.store.bulk_extend(list(ox.parse(data, format=ox.RdfFormat.N_QUADS)))
+            kg.store.bulk_extend(list(ox.parse(_nquads(lines_by_graph), format=ox.RdfFormat.N_QUADS)))
 
-    def _run(self, oxi, data: bytes) -> None:
+    def _run(self, oxi, data: bytes, fmt, graph) -> None:
         try:
-            oxi.bulk_load(data, format=ox.RdfFormat.N_QUADS)
+            if graph is None:
+                oxi.bulk_load(data, format=fmt)
+            else:
+                oxi.bulk_load(data, format=fmt, to_graph=graph)
         except BaseException as err:  # re-raised in wait()
             self.error = err
 
@@ -322,27 +376,35 @@ def _load(kg, lines_by_graph: list[tuple[str, list[str]]]) -> None:
 def write_closure(kg, closure: Closure) -> tuple[int, int]:
     """Bring the inferred and derivation graphs to ``closure``; returns (added, retracted) conclusions."""
     inferred = conclusion_lines(closure)
-    old_fp, n_old, old_buckets = _stored_state(kg)
-    rec = None
-    if old_fp is not None:  # unchanged? (the fingerprint covers every record, so every conclusion)
+    old = _stored_state(kg)
+    rec = fresh = gone = None
+    if old.fingerprint is not None:
         rec = Records(closure, inferred)
-        if rec.fingerprint == old_fp and n_old == len(inferred):
+        # unchanged: the fingerprint covers every record, so every conclusion
+        if rec.fingerprint == old.fingerprint and old.n_graph == len(inferred):
             return 0, 0
-    old_inf = _graph_lines(kg, INFERRED_GRAPH) if n_old else []
-    old_set, new_set = set(old_inf), set(inferred)
-    fresh = [t for t in inferred if t not in old_set]
-    gone = [t for t in old_inf if t not in new_set]
-    # first run, another layout, an interrupted run or mostly new: both graphs from scratch
-    rewrite = old_fp is None or not old_buckets or len(fresh) + len(gone) > len(inferred) // 2
+        if old.buckets and old.n_graph == old.n_header and bucket_count(old.n_header) == rec.k:
+            fresh, gone = _bucket_diff(kg, rec, _changed_buckets(rec, old.buckets), old.buckets)
+    if fresh is None:  # no records to compare with: compare the inferred graph itself
+        old_inf = _graph_lines(kg, INFERRED_GRAPH) if old.n_graph else []
+        old_set, new_set = set(old_inf), set(inferred)
+        fresh = [t for t in inferred if t not in old_set]
+        gone = [t for t in old_inf if t not in new_set]
+    # first run, another layout, an interrupted run or mostly new: both graphs from scratch (also
+    # when a gone conclusion holds a blank node, which DELETE DATA cannot name)
+    rewrite = (old.fingerprint is None or not old.buckets or len(fresh) + len(gone) > len(inferred) // 2
+               or any("_:" in t for t in gone))
     inf_lines = inferred if rewrite else fresh
     writer = None
-    if rewrite and len(inf_lines) > TRANSACTION_LINES:
-        # big: the conclusions go to the bulk loader at once, the records follow
-        kg.store.update(f"DROP SILENT GRAPH {_DER} ;\nDROP SILENT GRAPH {_INF}")
-        writer = _BulkWriter(kg, [(_INF, inf_lines)])
-        deletes: list[str] = []
-    elif rewrite:
+    deletes: list[str] = []
+    if rewrite:
         deletes = [f"DROP SILENT GRAPH {_DER}", f"DROP SILENT GRAPH {_INF}"]
+        if len(inf_lines) > TRANSACTION_LINES:
+            # big: the conclusions go to the bulk loader at once, the records are built meanwhile
+            kg.store.update(" ;\n".join(deletes))
+            deletes = []
+            writer = _BulkWriter(kg, [(_INF, inf_lines)])
+            inf_lines = []
     try:
         if rec is None:
             rec = Records(closure, inferred)
@@ -352,9 +414,8 @@ def write_closure(kg, closure: Closure) -> tuple[int, int]:
     if rewrite:
         buckets = sorted(rec.buckets)
     else:
-        buckets = [i for i, (_, h) in rec.buckets.items() if old_buckets.get(i) != h]
-        stale = [i for i in old_buckets if i not in rec.buckets or i in buckets]
-        deletes = []
+        buckets = [i for i in _changed_buckets(rec, old.buckets) if i in rec.buckets]
+        stale = [i for i in old.buckets if i not in rec.buckets or i in buckets]
         if gone:
             deletes.append(f"DELETE DATA {{ GRAPH {_INF} {{\n" + " .\n".join(gone) + " .\n} }")
         # the rule nodes and the header are rewritten every time (a handful of quads)
@@ -364,10 +425,9 @@ def write_closure(kg, closure: Closure) -> tuple[int, int]:
             nodes = " ".join(f"<{RECORDS_NS}{i}>" for i in stale)
             deletes.append(f"DELETE {{ GRAPH {_DER} {{ ?n ?p ?o }} }} WHERE {{ VALUES ?n {{ {nodes} }} "
                            f"GRAPH {_DER} {{ ?n ?p ?o }} }}")
-    if writer is not None:
-        inf_lines = []  # written already
     der_lines = rec.rule_lines() + rec.bucket_lines(buckets)
-    if writer is None and len(inf_lines) + len(gone) + len(der_lines) <= TRANSACTION_LINES:
+    size = sum(len(rec.buckets[i][0]) for i in buckets)  # bytes of the literals
+    if writer is None and len(inf_lines) + len(gone) + len(der_lines) <= TRANSACTION_LINES and size <= TRANSACTION_BYTES:
         # one transaction: readers see the old closure or the new one, never a mix
         insert = _insert_data([(_INF, inf_lines), (_DER, der_lines + rec.header_lines())])
         kg.store.update(" ;\n".join(deletes + [insert]))
@@ -378,8 +438,6 @@ def write_closure(kg, closure: Closure) -> tuple[int, int]:
             _BulkWriter(kg, [(_INF, inf_lines)]).wait()
         # the records and the header in one transaction, last: the header marks the write complete
         _load(kg, [(_DER, der_lines + rec.header_lines())])
-    if rewrite:
-        return len(new_set - old_set), len(old_set - new_set)
     return len(fresh), len(gone)
 
 
