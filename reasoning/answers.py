@@ -60,12 +60,17 @@ class Answer:
     score: float = 1.0
     evidence: list[EvidenceStep] = field(default_factory=list)
     predicted: bool = False
+    #: which parts proposed this answer (``sparql``, ``gnn``, ``examples``, ``rules``) when ``auto`` ranked
+    #: every part's evidence together (:mod:`reasoning.ranking`); empty otherwise
+    parts: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         out = {"label": self.label, "iri": self.iri, "score": round(float(self.score), 6),
                "evidence": [step.to_json() for step in self.evidence]}
         if self.predicted:
             out["predicted"] = True
+        if self.parts:
+            out["parts"] = list(self.parts)
         return out
 
 

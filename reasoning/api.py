@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from kg.errors import KGQAError
 from reasoning.answers import AnswerSet
-from reasoning.resolver import get_reasoner, has_reasoner
+from reasoning.resolver import get_reasoner
 
 
 class QuestionError(KGQAError):
@@ -20,8 +20,11 @@ class QuestionError(KGQAError):
 def ask(kg, question: str, *, method="auto", k: int = 10) -> AnswerSet:
     """Answer ``question`` over ``kg`` with ``method`` (``auto``, ``sparql``, ``rules``, ``gnn``, a class or an object).
 
-    ``auto`` plans a SPARQL query over asserted and inferred facts; when no relation path is confident
-    it asks the ``gnn`` reasoner, if one is registered and has a trained model for this store.
+    ``auto`` with nothing trained plans a SPARQL query over asserted and inferred facts; when no relation
+    path is confident it asks the ``gnn`` reasoner, if one is registered and has a trained model for this
+    store. Once a GNN reasoner is trained or wordings are learned for the store, ``auto`` ranks the
+    candidate paths of every part together (:mod:`reasoning.ranking`) and the best answer wins whichever
+    part proposed it; ``method`` (``auto:gnn+sparql``) and each answer's ``parts`` say which agreed.
     Returns at most ``k`` answers, best first; an empty list when the graph does not know.
     """
     from reasoning.question import parse_question
@@ -32,6 +35,9 @@ def ask(kg, question: str, *, method="auto", k: int = 10) -> AnswerSet:
         raise QuestionError("the question is longer than 2000 characters; ask one short question at a time")
     parsed = parse_question(kg, question)
     if method == "auto":
+        ranked = _ranked(kg, parsed, k)
+        if ranked is not None:
+            return ranked
         result = get_reasoner("sparql").answer(kg, parsed, k=k)
         if result.answers or not getattr(result, "low_confidence", False):
             return result
@@ -49,18 +55,31 @@ def ask(kg, question: str, *, method="auto", k: int = 10) -> AnswerSet:
     return get_reasoner(method).answer(kg, parsed, k=k)
 
 
+def _ranked(kg, parsed, k: int):
+    """The ranking over every trained part's evidence, or None (nothing trained, or a question it does not read)."""
+    from reasoning.ranking import rank_answers
+
+    gnn = _trained_gnn(kg)
+    try:
+        result = rank_answers(kg, parsed, k=k, gnn=gnn)
+    except KGQAError:
+        return None
+    if result is None or not result.answers:
+        return None
+    if gnn is not None:
+        from reasoning.gnn import staleness
+
+        try:
+            warn = staleness(kg)
+        except Exception:  # a damaged model's metadata must not lose the answer
+            warn = None
+        if warn:
+            result.warnings.append(warn)
+    return result
+
+
 def _trained_gnn(kg):
     """The registered ``gnn`` reasoner when it has a model trained for this store, else None."""
-    if not has_reasoner("gnn"):
-        return None
-    try:
-        reasoner = get_reasoner("gnn")
-    except Exception:  # a broken optional reasoner must not break planning
-        return None
-    ready = getattr(reasoner, "is_trained", None) or getattr(reasoner, "available", None)
-    try:
-        if ready is not None and not ready(kg):
-            return None
-    except Exception:
-        return None
-    return reasoner
+    from reasoning.ranking import trained_gnn
+
+    return trained_gnn(kg)

@@ -58,9 +58,23 @@ MAX_HOPS = 3
 
 @dataclass
 class PathScore:
+    """A relation path's planner score and the terms it is made of (what :mod:`reasoning.ranking` reads)."""
+
     path: tuple[Step, ...]
     score: float
     paraphrase: str
+    #: best cosine of the masked question to the path's generated paraphrases
+    similarity: float = 0.0
+    #: how clearly the question's words name the path's relations, and the strongest relation it leaves out
+    named: float = 0.0
+    missed: float = 0.0
+    #: learned wordings: the nearest example's cosine and the path's share of the nearest examples' votes
+    example: float = 0.0
+    votes: float = 0.0
+    #: whether the path's answers look like dates
+    dates: bool = False
+    #: the score from the generated paraphrases alone, before learned wordings could replace it
+    base: float = 0.0
 
 
 # ------------------------------------------------------------------------------------------ schema
@@ -313,10 +327,14 @@ def _example_votes(examples: dict, paths, qvec) -> tuple[dict, dict]:
 
 
 def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, ...]], *, kg=None,
-                extra_used: dict | None = None) -> list[PathScore]:
+                extra_used: dict | None = None, holdout: str | None = None) -> list[PathScore]:
     """Paths ranked by: max cosine similarity of the masked question to the path's paraphrases,
     plus how well the question names each of the path's relations, minus a penalty for a relation the
-    question names that the path leaves out, minus a small penalty per hop."""
+    question names that the path leaves out, minus a small penalty per hop.
+
+    ``holdout`` is a paraphrase left out of the match (a question generated from that very paraphrase,
+    as :mod:`reasoning.ranking` fits on, would otherwise match itself exactly).
+    """
     if not paths:
         return []
     store, texts = _path_vectors(index, paths)
@@ -327,24 +345,30 @@ def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, .
     out = []
     for p in paths:
         sims = store[p] @ qvec
+        if holdout is not None and holdout in texts[p] and len(texts[p]) > 1:
+            sims = np.where(np.array([t == holdout for t in texts[p]]), -1.0, sims)
         best = int(np.argmax(sims))
         similarity, wording = float(sims[best]), texts[p][best]
         score = similarity - HOP_PENALTY * (len(p) - 1)
+        named = missed = 0.0
         if support:
             used = {step.predicate for step in p} | set((extra_used or {}).get(p, ()))
             named, missed = _support_terms(support, used)
             score += SUPPORT_WEIGHT * named - MISSED_WEIGHT * max(0.0, missed - 0.7)
+        dates = _date_like(index, p[-1])
         if question.wh == "when":
-            score += WHEN_BONUS if _date_like(index, p[-1]) else -WHEN_BONUS
-        elif question.wh in ("who", "whom", "where") and _date_like(index, p[-1]):
+            score += WHEN_BONUS if dates else -WHEN_BONUS
+        elif question.wh in ("who", "whom", "where") and dates:
             score -= WHEN_BONUS
+        base = score
         if p in votes:
             # learned wordings are direct evidence of what a wording means: the nearest examples vote,
             # and their share stands in for the word-support terms (no hop penalty either)
             ex = learned_best[p] + EXAMPLE_BONUS + SUPPORT_WEIGHT * votes[p]
             if ex > score:
                 score, wording = ex, "(learned example)"
-        out.append(PathScore(p, score, wording))
+        out.append(PathScore(p, score, wording, similarity, named, missed, learned_best.get(p, 0.0),
+                             votes.get(p, 0.0), dates, base))
     out.sort(key=lambda ps: (-ps.score, len(ps.path)))
     return out
 

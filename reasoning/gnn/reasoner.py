@@ -805,6 +805,29 @@ def score_question(kg, question, *, model_dir=None, device: str | None = None):
     return prep, topic_ids, nodes, out.scores[:, 0].cpu(), trace
 
 
+def path_logits(kg, question, *, model_dir=None):
+    """The path reader's match of a question with every relation path it knows, without propagating scores.
+
+    Returns ``(paths, logits)``: each path as ``((relation IRI, forward), ...)`` steps and a numpy ``[P]`` of
+    logits (the ones ``--method gnn`` takes its best-matching paths from); None for the hop-by-hop designs.
+    ``question`` is a parsed :class:`reasoning.question.Question` (its masked wording is read) or a string.
+    """
+    net, meta = load_reasoner(kg, model_dir)
+    if isinstance(net, MultiHopReasoner):
+        return None
+    if isinstance(question, str):
+        _, masked, _ = _question_parts(prepare(kg), question)
+    else:
+        masked = getattr(question, "masked", "") or getattr(question, "text", "")
+    rels = meta["relations"]
+    steps = meta.get("_steps")
+    if steps is None:
+        steps = meta["_steps"] = [tuple((rels[t % len(rels)], t < len(rels)) for t in p) for p in net.paths]
+    with torch.no_grad():
+        logits = net.reader([masked])[0].float().cpu().numpy()
+    return steps, logits
+
+
 def _trace_path(trace, answer: int) -> list[tuple[int, int, int]]:
     """Local ``(from, directed type, to)`` edges that carried the most score to ``answer``, topic first."""
     if "paths" in trace:

@@ -124,6 +124,9 @@ def train_questions(
         bank = ExampleBank.load(target) if append and target.is_file() else ExampleBank()
         bank, learned, skipped = learn_examples(kg, pairs, bank=bank)
         bank.save(target)
+        from reasoning.ranking import refit_after_training  # `ask` weighs the new wordings' votes with this
+
+        refit_after_training(kg, log=lambda msg: typer.echo(msg, err=True))
     typer.echo(f"learned {learned} wordings ({skipped} examples no relation path reproduces, {bad} lines "
                f"without a tab); {len(bank)} in {target}")
 

@@ -39,6 +39,10 @@ def train_reasoner(
         with KnowledgeGraph.open(_store(store), create=False) as kg:
             report = train(kg, epochs=epochs, num_questions=questions, device=device, time_budget=time_budget,
                            model_dir=model_dir, zero_shot=zero_shot, log=lambda msg: typer.echo(msg, err=True))
+            if model_dir is None:  # `ask` ranks the reasoner's paths with the planner's: refit that ranking now
+                from reasoning.ranking import refit_after_training
+
+                refit_after_training(kg, log=lambda msg: typer.echo(msg, err=True))
     except KGQAError as err:
         fail(err)
     typer.echo(f"trained the reasoner on {report.questions:,} generated questions in {report.seconds:.0f} s "
