@@ -138,16 +138,28 @@ def candidate_paths(index: GraphIndex, topic, *, max_hops: int = MAX_HOPS, sampl
     return out
 
 
-def _path_vectors(index: GraphIndex, paths: list[tuple[Step, ...]]):
-    """Stacked paraphrase embeddings of ``paths`` and the row where each path's block starts."""
+def paraphrases_of(index: GraphIndex, path: tuple[Step, ...]) -> list[str]:
+    """The generated paraphrases that ``path`` is matched by (from the graph's relation labels)."""
     labels, answer_types = _labels(index)
+    return path_paraphrases(path, labels, answer_type=answer_types.get(path[-1]))
+
+
+def _path_vectors(index: GraphIndex, paths: list[tuple[Step, ...]], *, kg=None):
+    """(path -> its paraphrases' embeddings, path -> its paraphrases) for ``paths``.
+
+    Embeddings come from the store's :class:`~reasoning.vector_cache.VectorCache` (its folder for an
+    on-disk store), keyed by encoder and paraphrase text: only wordings no earlier process embedded are
+    encoded, and a relabelled relation re-embeds just the wordings that changed.
+    """
+    from reasoning.vector_cache import vector_cache
+
     store = index.caches.setdefault("path_vectors", {})
     texts_store = index.caches.setdefault("path_texts", {})
     missing = [p for p in paths if p not in store]
     if missing:
-        texts = {p: path_paraphrases(p, labels, answer_type=answer_types.get(p[-1])) for p in missing}
+        texts = {p: paraphrases_of(index, p) for p in missing}
         flat = [t for p in missing for t in texts[p]]
-        vectors = Encoder.get().encode(flat)
+        vectors = vector_cache(kg).vectors(flat, Encoder.get().encode)
         row = 0
         for p in missing:
             n = len(texts[p])
@@ -337,7 +349,7 @@ def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, .
     """
     if not paths:
         return []
-    store, texts = _path_vectors(index, paths)
+    store, texts = _path_vectors(index, paths, kg=kg)
     qvec = Encoder.get().encode([question.masked or question.clean])[0]
     support = word_support(index, question)
     examples = _example_vectors(kg, index)
