@@ -104,11 +104,13 @@ def test_over_the_wait_limit_the_reply_is_an_immediate_503_with_retry_after(film
         # while questions wait, a SPARQL read is not queued behind them
         started = time.monotonic()
         assert httpx.get(url + "sparql", params={"query": "ASK { ?s ?p ?o }"}).status_code == 200
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 1.0
     codes = [code for code, _, _ in replies]
     assert codes.count(200) >= 1 and codes.count(503) >= 1 and set(codes) <= {200, 503}
     assert all(int(retry) >= 1 for code, retry, _ in replies if code == 503)
-    assert max(seconds for _, _, seconds in replies) < 1.0 + 0.3  # nobody waits past the limit
+    # nobody waits past the limit (answering all eight one after the other would take 3.2 s); the slack
+    # is for HTTP on a loaded machine
+    assert max(seconds for _, _, seconds in replies) < 1.0 + 0.8
     assert len(reasoner.calls) < 8  # refused questions were never answered
 
 
