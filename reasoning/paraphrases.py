@@ -136,6 +136,25 @@ def base_form(verb: str) -> str:
     return " ".join(words[:-1] + [found])
 
 
+def base_forms(verbs) -> None:
+    """Look up the base forms of many participles in one spaCy pass (``base_form`` then finds them).
+
+    One ``nlp.pipe`` over all of a graph's relation words instead of one call per word: a fresh
+    process reads a hundred relations' labels in a fraction of the time.
+    """
+    todo = [w for w in dict.fromkeys(v.split()[-1] for v in verbs if v.split()) if w not in _BASE_FORMS]
+    if not todo:
+        return
+    try:
+        from reasoning.question import load_spacy
+
+        docs = load_spacy().pipe(f"It was {w} by them." for w in todo)
+        for word, doc in zip(todo, docs):
+            _BASE_FORMS[word] = doc[2].lemma_.lower() if len(doc) > 2 and doc[2].lemma_ else word
+    except (ImportError, OSError):  # no model: base_form strips a regular ending, one word at a time
+        pass
+
+
 def _share_phrases(path, labels, per_step):
     """A hop from X to its r and back to other things with that r reads "things with the same r as X"."""
     out = list(per_step)

@@ -84,6 +84,11 @@ def _labels(index: GraphIndex):
     if cached is None:
         labels = {iri: (info.label,) + tuple(a for a in info.aliases if a != info.label)
                   for iri, info in index.relations.items()}
+        from reasoning.paraphrases import base_forms
+
+        # the paraphrases of "V by" labels need V's base form: one spaCy pass for all of them
+        base_forms(" ".join(name.split()[:-1]) for names in labels.values() for name in names
+                   if len(name.split()) >= 2 and name.split()[-1].lower() == "by")
         cached = index.caches["labels"] = (labels, _answer_types(index))
     return cached
 
@@ -174,9 +179,14 @@ def _relation_keywords(index: GraphIndex) -> dict[str, set[str]]:
     cached = index.caches.get("keywords")
     if cached is not None:
         return cached
-    from reasoning.paraphrases import base_form
+    from reasoning.paraphrases import base_form, base_forms
 
     labels, _ = _labels(index)
+    # one spaCy pass for every word's lemma and base form (one call per word costs seconds cold)
+    all_words = {w for names in labels.values() for name in names for w in re.findall(r"[a-z]+", name.lower())
+                 if w not in _FUNCTION_WORDS and len(w) > 1}
+    _lemmas(all_words)
+    base_forms(w for w in all_words if w.endswith("ed") or w.endswith("en"))
     out: dict[str, set[str]] = {}
     for pred, names in labels.items():
         words = set()
@@ -193,6 +203,20 @@ def _relation_keywords(index: GraphIndex) -> dict[str, set[str]]:
 
 
 _LEMMAS: dict[str, str] = {}
+
+
+def _lemmas(words) -> None:
+    """Fill the lemma cache for many words in one spaCy pass (what :func:`_lemma` does one at a time)."""
+    todo = [w for w in dict.fromkeys(words) if w not in _LEMMAS]
+    if not todo:
+        return
+    try:
+        from reasoning.question import load_spacy
+
+        for word, doc in zip(todo, load_spacy().pipe(todo)):
+            _LEMMAS[word] = (doc[0].lemma_.lower() or word) if len(doc) else word
+    except (ImportError, OSError):  # no model: _lemma keeps each word as it is
+        pass
 
 
 def _lemma(word: str) -> str:
