@@ -232,6 +232,15 @@ def run_kgqa_process(triples, profile: str, closure, *, retract: int = 100, seed
             gone_set = set(gone)
             kg.store.update("DELETE DATA {\n" + " .\n".join(
                 " ".join(nt(x) for x in triples[i]) for i in gone) + " .\n}")
+        # the store's floor: bare pyoxigraph bulk-loading just the conclusions into a copy of the graph
+        bare = ox.Store(os.path.join(tmp, "bare"))
+        bare.bulk_extend([ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples])
+        data = "".join(f"{s} {p} {o} .\n" for s, p, o in closure.inferred()).encode()
+        t = time.perf_counter()
+        bare.bulk_load(data, format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(INFERRED_GRAPH)))
+        bare.flush()
+        out["bare_write"] = time.perf_counter() - t
+        del bare
         out["retract_n"] = len(gone)
         out["retract"], text = _kgqa_cli("rules", "apply", flag, "--store", store, "--json")
         out["retract_report"] = json.loads(text)
@@ -343,6 +352,7 @@ def main() -> None:
                 row["store_detail"] = (
                     f"`kgqa rules apply` {proc['process']:.2f} s wall (startup {proc['startup']:.2f} + read "
                     f"{rep['seconds_load']:.2f} + closure {rep['seconds_closure']:.2f} + write {rep['seconds_write']:.2f}); "
+                    f"bare pyoxigraph bulk load of the conclusions alone {proc['bare_write']:.2f} s; "
                     f"{proc['quads_inferred']:,} inferred + {proc['quads_derivations']:,} derivation quads "
                     f"({(proc['quads_inferred'] + proc['quads_derivations']) / max(1, proc['quads_inferred']):.2f} per conclusion); "
                     f"store = closure: {'yes' if proc['same_as_closure'] else 'NO'}; again {proc['again']:.2f} s "
