@@ -54,7 +54,7 @@ log = logging.getLogger("kgqa.questions")
 #: default longest wait for a question (seconds) before the service says it is busy
 DEFAULT_MAX_WAIT = 10.0
 #: seconds of the wait limit kept for turning a late question into its 503 reply
-REPLY_MARGIN = 0.25
+REPLY_MARGIN = 0.5
 
 
 class ServiceBusyError(KGQAError):
@@ -297,7 +297,7 @@ class QuestionQueue:
 
     def _remaining(self, fut) -> float:
         # the reply (a 503 included) leaves within max_wait of the request: keep a little for sending it
-        return max(0.05, self.max_wait - REPLY_MARGIN) if not fut.done() else 0.1
+        return self.max_wait - min(REPLY_MARGIN, 0.1 * self.max_wait) if not fut.done() else 0.1
 
     def _late(self) -> ServiceBusyError:
         self.counts["timed_out"] += 1
@@ -337,7 +337,7 @@ class QuestionQueue:
                     log.debug("batch preparation failed", exc_info=True)
             for i, job in enumerate(batch):
                 t = time.monotonic()
-                if t + REPLY_MARGIN > job.deadline:  # its caller has had its 503: spend the time on the others
+                if t + min(REPLY_MARGIN, 0.1 * self.max_wait) > job.deadline:  # its caller has had its 503: spend the time on the others
                     with self._lock:
                         self._busy -= 1
                         self.counts["dropped"] += 1
