@@ -219,7 +219,11 @@ def main() -> None:
             "serve", "--store", str(args.store), "--port", str(port), "--max-wait", str(args.limit)]
         if args.no_prefill:
             cmd.append("--no-prefill")
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        import tempfile
+
+        server_log = tempfile.NamedTemporaryFile("w+", prefix="kgqa-serve-", suffix=".log", delete=False)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=server_log, stderr=subprocess.STDOUT, text=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
         base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     try:
@@ -233,10 +237,14 @@ def main() -> None:
             except Exception:  # noqa: BLE001 - not listening yet
                 pass
             if proc is not None and proc.poll() is not None:
-                sys.exit("kgqa serve stopped:\n" + proc.stdout.read()[-2000:])
+                sys.exit("kgqa serve stopped:\n" + Path(server_log.name).read_text()[-2000:])
             time.sleep(0.5)
         print(f"server ready after {time.monotonic() - started:.1f} s "
-              f"(models loaded in {health['questions'].get('load_seconds')} s)")
+              f"(models loaded in {health['questions'].get('load_seconds')} s; "
+              f"prefill {health['questions'].get('idle', {})})")
+        if proc is not None:
+            said = [ln for ln in Path(server_log.name).read_text().splitlines() if ln.startswith("kgqa:")]
+            print("\n".join("  server: " + ln for ln in said))
         labels = entity_labels(base)
         demo = demo_questions(args.questions)
         questions = Questions(demo, labels, args.new)
