@@ -110,6 +110,38 @@ def test_unchanged_closure_writes_nothing_and_an_interrupted_write_is_repaired()
         assert {str(q) for q in kg.store.quads(None)} == full
 
 
+def test_an_unchanged_rerun_skips_the_closure_and_a_changed_input_recomputes_it(monkeypatch):
+    from reasoning.rules import apply as apply_mod
+
+    with KnowledgeGraph.open("memory") as kg:
+        _doc(kg, "a.txt", ("a", "p", "b"), ("b", "r", "z"))
+        first = apply_rules(kg, CHAIN)
+        full = {str(q) for q in kg.store.quads(None)}
+        calls = []
+        real = apply_mod.evaluate
+        monkeypatch.setattr(apply_mod, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+        again = apply_rules(kg, CHAIN)
+        assert again.unchanged and not calls and (again.added, again.retracted) == (0, 0)
+        assert (again.inferred, again.iterations, again.per_rule) == (first.inferred, first.iterations, first.per_rule)
+        assert {str(q) for q in kg.store.quads(None)} == full
+        # other rules, or a conclusion deleted by hand: computed again, and the store repaired
+        assert not apply_rules(kg, CHAIN[:1]).unchanged and len(calls) == 1
+        assert not apply_rules(kg, CHAIN).unchanged and {str(q) for q in kg.store.quads(None)} == full
+        inf = sparql_term(INFERRED_GRAPH)
+        kg.update(f"DELETE WHERE {{ GRAPH {inf} {{ ?s {sparql_term(relation_iri('s'))} ?o }} }}")
+        repaired = apply_rules(kg, CHAIN)
+        assert not repaired.unchanged and repaired.added == 1 and {str(q) for q in kg.store.quads(None)} == full
+        # a new asserted fact that changes no conclusion: computed once, then the run is unchanged
+        _doc(kg, "more.txt", ("x", "t", "y"))
+        n = len(calls)
+        assert not apply_rules(kg, CHAIN).unchanged and len(calls) == n + 1
+        assert apply_rules(kg, CHAIN).unchanged and len(calls) == n + 1
+        # a deleted premise: computed, and its conclusions retracted
+        kg.delete_document("a.txt")
+        gone = apply_rules(kg, CHAIN)
+        assert not gone.unchanged and (gone.inferred, gone.retracted) == (0, 2) and not _inferred(kg)
+
+
 def test_explain_marks_a_premise_deleted_since_the_last_run():
     with KnowledgeGraph.open("memory") as kg:
         _doc(kg, "a.txt", ("a", "p", "b"))

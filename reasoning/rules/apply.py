@@ -6,7 +6,10 @@ go to ``GRAPH <https://kgqa.dev/graph/derivations>`` as compact records, one lin
 (rule + premises), a few hundred lines per literal: :mod:`reasoning.rules.derivations` has the
 layout and the writer.
 
-Every run computes the whole closure from the asserted facts and then brings both graphs to it,
+A run whose asserted facts and rules are those of the stored closure (same hash, see
+:func:`reasoning.rules.derivations.input_key`) and whose conclusions and records are all in place
+reads the facts, finds nothing to do and stops there. Any other run computes the whole closure
+from the asserted facts and then brings both graphs to it,
 deleting what no longer follows (a retracted premise takes its conclusions with it, unless they
 have another derivation) and adding what is new; an unchanged closure writes nothing (its
 fingerprint matches), a changed one touches only the conclusions and record buckets that changed.
@@ -34,7 +37,7 @@ from rdflib import URIRef
 from kg.errors import KGQAError
 from kg.namespaces import OWL, entity_iri
 from reasoning.rules.builtin import OWL_RL_RULES, RDFS_RULES
-from reasoning.rules.derivations import _graph_lines, write_closure
+from reasoning.rules.derivations import Run, _graph_lines, input_key, stored_run, write_closure
 from reasoning.rules.engine import Closure, evaluate, nt, paused_gc
 from reasoning.rules.model import Atom, Rule
 from reasoning.rules.parser import LabelRef, RuleSyntaxError, load_rules
@@ -59,6 +62,8 @@ class RulesReport:
     seconds_load: float = 0.0
     seconds_closure: float = 0.0
     seconds_write: float = 0.0
+    #: the asserted facts and rules were those of the stored closure: nothing computed or written
+    unchanged: bool = False
 
     @property
     def seconds(self) -> float:
@@ -141,9 +146,10 @@ def _entity_by_label(kg, label: str, rule: Rule, line: int, warnings) -> URIRef:
 
 
 # ---------------------------------------------------------------------- reading the store
-def asserted_triples(kg) -> Iterable[tuple[str, str, str]]:
-    """The asserted facts (default graph) as ``(s, p, o)`` N-Triples strings."""
-    for line in _graph_lines(kg, None):
+def asserted_triples(kg, lines: list[str] | None = None) -> Iterable[tuple[str, str, str]]:
+    """The asserted facts (default graph) as ``(s, p, o)`` N-Triples strings (from ``lines``, the
+    default graph's N-Triples lines, when already read)."""
+    for line in _graph_lines(kg, None) if lines is None else lines:
         if line.startswith("<<"):  # RDF 1.2 triple terms: not rule material
             continue
         s, p, o = line.split(" ", 2)
@@ -164,21 +170,39 @@ def apply_rules(kg, rules=None, *, rdfs: bool = False, owl_rl: bool = False,
     rules = resolve_labels(kg, rules, warnings)
     with paused_gc():  # reading and writing build many small objects too (see paused_gc)
         t0 = time.perf_counter()
-        facts = list(asserted_triples(kg))
+        lines = _graph_lines(kg, None)
+        key = input_key("\n".join(lines).encode("utf-8"), rules, max_facts)
+        prior = stored_run(kg, key)
+        if prior is not None:  # the stored closure is this run's: nothing to compute or write
+            return _report_of(prior, rules, warnings, time.perf_counter() - t0)
+        facts = list(asserted_triples(kg, lines))
+        del lines
         t1 = time.perf_counter()
         closure = evaluate(facts, rules, max_facts=max_facts)
         t2 = time.perf_counter()
-        _warn_unused_predicates(closure, warnings)
-        _warn_large_same_as(closure, warnings)
-        added, retracted = write_closure(kg, closure)
+        found: list[str] = []  # warnings about the closure, kept with it for an unchanged re-run
+        _warn_unused_predicates(closure, found)
+        _warn_large_same_as(closure, found)
+        per_rule = dict(closure.per_rule.most_common())
+        run = Run(key, {"asserted": closure.asserted, "inferred": len(closure), "iterations": closure.iterations,
+                        "per_rule": per_rule, "warnings": found})
+        added, retracted = write_closure(kg, closure, run)
         kg.store.flush()
         t3 = time.perf_counter()
         report = RulesReport(len(rules), closure.asserted, len(closure), closure.iterations, added, retracted,
-                             dict(closure.per_rule.most_common()), warnings, t1 - t0, t2 - t1, t3 - t2)
+                             per_rule, warnings + found, t1 - t0, t2 - t1, t3 - t2)
         # freed while the collector is still paused: else its first pass after the pause walks the
         # millions of objects the closure allocated (a quarter of a second at 20k facts)
         del closure, facts
     return report
+
+
+def _report_of(prior: dict, rules, warnings: list[str], seconds: float) -> RulesReport:
+    """The report of a run that found the stored closure up to date."""
+    per_rule = prior.get("per_rule") or {}
+    return RulesReport(len(rules), int(prior.get("asserted", 0)), int(prior.get("inferred", 0)),
+                       int(prior.get("iterations", 0)), 0, 0, dict(per_rule),
+                       warnings + [str(w) for w in prior.get("warnings") or []], seconds, unchanged=True)
 
 
 #: owl:sameAs groups larger than this get a warning (each member copies every fact of the group)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import threading
 import zlib
 from typing import NamedTuple
@@ -61,6 +62,8 @@ from reasoning.rules.engine import Closure, from_nt, nt
 
 RECORDS_NS = BASE + "derivations/"
 RULE_NS = BASE + "rule/"
+#: the run's input key (asserted facts + rules) and its report, written with the header
+INPUT_NODE = RECORDS_NS + "input"
 #: part of the fingerprint: a store written in another layout is rewritten by the next run
 FORMAT = "kgqa-derivation-records/2"
 #: records per bucket, on average (a bucket literal is then some tens of kB)
@@ -72,6 +75,7 @@ TRANSACTION_BYTES = 4_000_000
 
 _INF, _DER = f"<{INFERRED_GRAPH}>", f"<{DERIVATION_GRAPH}>"
 _TEXT, _HASH, _COUNT = f"<{KGQA.text}>", f"<{KGQA.contentHash}>", f"<{KGQA.factCount}>"
+_INPUT = f"<{INPUT_NODE}>"
 
 
 def bucket_count(n: int) -> int:
@@ -178,9 +182,36 @@ class Records:
             out.append(f"{node} <{RDFS.comment}> {_literal(str(r))}")
         return out
 
-    def header_lines(self) -> list[str]:
+    def header_lines(self, run: "Run | None" = None) -> list[str]:
         return [f"{_DER} {_HASH} {_literal(self.fingerprint)}",
-                f'{_DER} {_COUNT} "{len(self.inferred)}"^^<{XSD.integer}>']
+                f'{_DER} {_COUNT} "{len(self.inferred)}"^^<{XSD.integer}>'] + _run_lines(run, len(self.buckets))
+
+
+class Run(NamedTuple):
+    """What a closure was computed from, kept with the header so that an unchanged re-run skips the
+    closure: ``key`` hashes the asserted facts and the rules (:func:`input_key`), ``report`` is the
+    run's summary (JSON-able: counts, rounds, rules fired, warnings) given back by :func:`stored_run`."""
+
+    key: str
+    report: dict
+
+
+def input_key(asserted: bytes, rules, max_facts=None) -> str:
+    """The hash of a run's input: the asserted facts as read (N-Triples bytes) and the rules."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{FORMAT} {RECORDS_PER_BUCKET} {max_facts}\n".encode())
+    for r in rules:
+        h.update(f"{r.name}\t{r}\n".encode())
+    h.update(asserted)
+    return h.hexdigest()
+
+
+def _run_lines(run: "Run | None", n_buckets: int) -> list[str]:
+    if run is None:
+        return []
+    report = dict(run.report, buckets=n_buckets)
+    return [f"{_INPUT} {_HASH} {_literal(run.key)}",
+            f"{_INPUT} <{RDFS.comment}> {_literal(json.dumps(report, sort_keys=True))}"]
 
 
 # ---------------------------------------------------------------------- reading
@@ -273,6 +304,8 @@ def _graph_lines(kg, graph) -> list[str]:
 
 class _Stored(NamedTuple):
     fingerprint: str | None
+    #: the stored run's input key (:class:`Run`)
+    key: str | None
     #: triples in the inferred graph, and conclusions the header says were written
     n_graph: int
     n_header: int | None
@@ -281,18 +314,37 @@ class _Stored(NamedTuple):
 
 
 def _stored_state(kg) -> _Stored:
-    fp, n_header, buckets = None, None, {}
+    fp, key, n_header, buckets = None, None, None, {}
     rows = kg.query(f"SELECT ?n ?h ?c WHERE {{ GRAPH {_DER} {{ ?n {_HASH} ?h OPTIONAL {{ ?n {_COUNT} ?c }} }} }}")
     for r in rows:
         node = str(r["n"])
         if node == str(DERIVATION_GRAPH):
             fp = str(r["h"])
             n_header = int(r["c"].toPython()) if r["c"] is not None else None
+        elif node == INPUT_NODE:
+            key = str(r["h"])
         elif node.startswith(RECORDS_NS) and node[len(RECORDS_NS):].isdigit():
             buckets[int(node[len(RECORDS_NS):])] = str(r["h"])
     rows = list(kg.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {_INF} {{ ?s ?p ?o }} }}"))
     n = int(rows[0]["n"].toPython()) if rows and rows[0]["n"] is not None else 0
-    return _Stored(fp, n, n_header, buckets)
+    return _Stored(fp, key, n, n_header, buckets)
+
+
+def stored_run(kg, key: str) -> dict | None:
+    """The report of the stored run when its input key is ``key`` and its conclusions and records
+    are all there (a complete write: header present, as many inferred triples and buckets as it
+    wrote); else None, and the closure must be computed."""
+    old = _stored_state(kg)
+    if old.key != key or old.fingerprint is None or old.n_graph != old.n_header:
+        return None
+    rows = list(kg.query(f"SELECT ?t WHERE {{ GRAPH {_DER} {{ {_INPUT} <{RDFS.comment}> ?t }} }}"))
+    try:
+        report = json.loads(str(rows[0]["t"])) if rows else None
+    except ValueError:
+        return None
+    if not isinstance(report, dict) or report.get("buckets") != len(old.buckets):
+        return None
+    return report
 
 
 def _changed_buckets(rec: "Records", old: dict) -> list[int]:
@@ -373,8 +425,11 @@ def _load(kg, lines_by_graph: list[tuple[str, list[str]]]) -> None:
         kg.store.extend(list(ox.parse(data, format=ox.RdfFormat.N_QUADS)))
 
 
-def write_closure(kg, closure: Closure) -> tuple[int, int]:
-    """Bring the inferred and derivation graphs to ``closure``; returns (added, retracted) conclusions."""
+def write_closure(kg, closure: Closure, run: Run | None = None) -> tuple[int, int]:
+    """Bring the inferred and derivation graphs to ``closure``; returns (added, retracted) conclusions.
+
+    ``run`` (what the closure was computed from) is stored with the header, for :func:`stored_run`.
+    """
     inferred = conclusion_lines(closure)
     old = _stored_state(kg)
     rec = fresh = gone = None
@@ -382,6 +437,9 @@ def write_closure(kg, closure: Closure) -> tuple[int, int]:
         rec = Records(closure, inferred)
         # unchanged: the fingerprint covers every record, so every conclusion
         if rec.fingerprint == old.fingerprint and old.n_graph == len(inferred):
+            if run is not None and run.key != old.key:  # same closure from other input: note the input
+                kg.store.update(f"DELETE WHERE {{ GRAPH {_DER} {{ {_INPUT} ?p ?o }} }} ;\n"
+                                + _insert_data([(_DER, _run_lines(run, len(rec.buckets)))]))
             return 0, 0
         if old.buckets and old.n_graph == old.n_header and bucket_count(old.n_header) == rec.k:
             fresh, gone = _bucket_diff(kg, rec, _changed_buckets(rec, old.buckets), old.buckets)
@@ -420,7 +478,7 @@ def write_closure(kg, closure: Closure) -> tuple[int, int]:
             deletes.append(f"DELETE DATA {{ GRAPH {_INF} {{\n" + " .\n".join(gone) + " .\n} }")
         # the rule nodes and the header are rewritten every time (a handful of quads)
         deletes.append(f"DELETE {{ GRAPH {_DER} {{ ?n ?p ?o }} }} WHERE {{ GRAPH {_DER} {{ ?n ?p ?o "
-                       f"FILTER(?n = {_DER} || STRSTARTS(STR(?n), \"{RULE_NS}\")) }} }}")
+                       f"FILTER(?n = {_DER} || ?n = {_INPUT} || STRSTARTS(STR(?n), \"{RULE_NS}\")) }} }}")
         if stale:
             nodes = " ".join(f"<{RECORDS_NS}{i}>" for i in stale)
             deletes.append(f"DELETE {{ GRAPH {_DER} {{ ?n ?p ?o }} }} WHERE {{ VALUES ?n {{ {nodes} }} "
@@ -429,7 +487,7 @@ def write_closure(kg, closure: Closure) -> tuple[int, int]:
     size = sum(len(rec.buckets[i][0]) for i in buckets)  # bytes of the literals
     if writer is None and len(inf_lines) + len(gone) + len(der_lines) <= TRANSACTION_LINES and size <= TRANSACTION_BYTES:
         # one transaction: readers see the old closure or the new one, never a mix
-        insert = _insert_data([(_INF, inf_lines), (_DER, der_lines + rec.header_lines())])
+        insert = _insert_data([(_INF, inf_lines), (_DER, der_lines + rec.header_lines(run))])
         kg.store.update(" ;\n".join(deletes + [insert]))
     else:
         if deletes:
@@ -437,9 +495,9 @@ def write_closure(kg, closure: Closure) -> tuple[int, int]:
         if inf_lines:
             _BulkWriter(kg, [(_INF, inf_lines)]).wait()
         # the records and the header in one transaction, last: the header marks the write complete
-        _load(kg, [(_DER, der_lines + rec.header_lines())])
+        _load(kg, [(_DER, der_lines + rec.header_lines(run))])
     return len(fresh), len(gone)
 
 
-__all__ = ["write_closure", "Records", "DerivationReader", "Derivation", "bucket_count", "bucket_of",
+__all__ = ["write_closure", "stored_run", "input_key", "Run", "Records", "DerivationReader", "Derivation", "bucket_count", "bucket_of",
            "RECORDS_NS", "RULE_NS", "RECORDS_PER_BUCKET"]

@@ -42,6 +42,8 @@ def apply(
         return
     for w in report.warnings:
         typer.echo(f"warning: {w}", err=True)
+    if report.unchanged:
+        typer.echo("unchanged:  same asserted facts and rules as the stored conclusions; nothing recomputed")
     typer.echo(f"iterations: {report.iterations}")
     typer.echo(f"inferred:   {report.inferred:,} facts (+{report.added:,} new, -{report.retracted:,} retracted)")
     typer.echo(f"time:       {report.seconds:.2f} s (load {report.seconds_load:.2f} s, closure "
