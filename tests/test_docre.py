@@ -161,3 +161,18 @@ def test_bf16_training_option(tmp_path, tiny_encoder):
                          block_size=8, batch_size=2, threads=1, bf16_training=True)
     assert all(math.isfinite(h["loss"]) for h in report.history)
     assert load_docre(tmp_path / "b").config.bf16_training is True
+
+
+def test_schedule_restarts_halfway_and_ends_at_zero():
+    from nlp.docre.train import _schedule
+
+    config = DocREConfig(relations=["P1"], entity_types=["PER"], epochs=4, warmup=0.25)
+    legs = _schedule(config, steps_per_epoch=10)  # 40 steps, the first leg ends at step 20
+    first = [legs(s) for s in range(20)]
+    assert first[0] == 0 and max(first) == pytest.approx(1.0) and legs(19) < 0.1
+    assert legs(20) == pytest.approx((40 - 20) / (40 - 10))  # back to the whole run's line
+    assert legs(20) > legs(19) and legs(40) == 0.0
+    config.warm_restart = False
+    whole = _schedule(config, steps_per_epoch=10)
+    decay = [whole(s) for s in range(10, 41)]
+    assert decay == sorted(decay, reverse=True) and whole(20) == legs(20)

@@ -53,7 +53,12 @@ class DocREConfig:
     evidence_weight: float = 0.1
     type_weight: float = 0.2
     evidence_threshold: float = 0.2
-    epochs: int = 15
+    epochs: int = 30
+    #: a warm restart halfway: the learning rate decays to zero at epoch ``epochs // 2``, then rises
+    #: again to what a schedule planned for ``epochs`` has there (about half the peak) and decays to
+    #: zero at ``epochs`` (False: one warm-up and one decay). The shipped model: 30 epochs restarted
+    #: at 15, F1 56.8 against 54.0 for the first 15 alone (Re-DocRED dev 400-499)
+    warm_restart: bool = True
     batch_size: int = 4
     lr_encoder: float = 5e-5
     lr_heads: float = 1e-4

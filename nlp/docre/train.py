@@ -414,7 +414,29 @@ def _loss(model: DocREModel, feats: list[Features]) -> torch.Tensor:
     return total / max(1, len(feats))
 
 
-def train_docre(*, train: Any, out: str | Path, dev: Any = None, epochs: int = 15, seed: int = 0,
+def _schedule(config: DocREConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """The learning-rate factor at each step: linear warm-up, linear decay to zero at
+    ``config.epochs``; with ``warm_restart`` a first decay ends halfway and the rest follows the
+    whole run's line from that step on."""
+    total = steps_per_epoch * config.epochs
+    warm = max(1, int(config.warmup * total))
+
+    def whole(s: int) -> float:
+        return s / warm if s < warm else max(0.0, (total - s) / max(1, total - warm))
+
+    if not config.warm_restart or config.epochs < 2:
+        return whole
+    first = steps_per_epoch * (config.epochs // 2)
+    first_warm = max(1, int(config.warmup * first))
+
+    def legs(s: int) -> float:
+        if s < first:
+            return s / first_warm if s < first_warm else max(0.0, (first - s) / max(1, first - first_warm))
+        return whole(s)
+    return legs
+
+
+def train_docre(*, train: Any, out: str | Path, dev: Any = None, epochs: int = 30, seed: int = 0,
                 batch_size: int = 4, lr_encoder: float = 5e-5, lr_heads: float = 1e-4,
                 relation_names: dict | None = None, resume: bool = False, threads: int | None = None,
                 time_budget: float | None = None, calibrate_on: Any = None,
@@ -461,9 +483,7 @@ def train_docre(*, train: Any, out: str | Path, dev: Any = None, epochs: int = 1
     head_params = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
     opt = torch.optim.AdamW([{"params": enc_params, "lr": lr_encoder}, {"params": head_params, "lr": lr_heads}],
                             eps=1e-6, weight_decay=config.weight_decay)
-    warm = max(1, int(config.warmup * total_steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: s / warm if s < warm else max(0.0, (total_steps - s) / max(1, total_steps - warm)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(config, steps_per_epoch))
     history: list[dict] = []
     start_epoch = 0
     ckpt = out / CHECKPOINT_FILE

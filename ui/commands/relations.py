@@ -18,7 +18,7 @@ def train_relations_command(
     out: Path = typer.Option(..., "--out", help="Folder to write the model to (config.json + weights)."),
     data_format: str = typer.Option("auto", "--format", help="spert, docred or auto (read from the file)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1,
-                                         help="Passes over the training data (default: 25 SpERT, 15 DocRED)."),
+                                         help="Passes over the training data (default: 25 SpERT, 30 DocRED with a warm restart halfway)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (sampling, shuffling, initialisation)."),
     device: str = typer.Option("cpu", "--device", help="Torch device, e.g. cpu or cuda."),
     trainable_layers: int = typer.Option(6, "--trainable-layers", min=0, max=6,
@@ -46,7 +46,7 @@ def train_relations_command(
 
     fmt = _resolve_format(data_format, train, fail)
     if fmt == "docred":
-        return _train_docred(train, dev, out, epochs or 15, seed, threads, rel_info, train_docs, dev_docs, resume,
+        return _train_docred(train, dev, out, epochs or 30, seed, threads, rel_info, train_docs, dev_docs, resume,
                              time_budget, fail)
     epochs = epochs or 25
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
