@@ -222,21 +222,23 @@ RECHECK_SECONDS = 2.0
 
 
 def graph_index(kg) -> GraphIndex:
-    """The :class:`GraphIndex` of ``kg``'s store, rebuilt when the store's fact count changed."""
+    """The :class:`GraphIndex` of ``kg``'s store, rebuilt after a write through this process (the store's
+    :attr:`~kg.stores.Store.revision` changed) or when the store's fact count changed (other writers)."""
     key = (kg.store.kind, kg.store.location, id(kg.store))
+    revision = getattr(kg.store, "revision", None)
     with _INDEX_LOCK:
         entry = _INDEXES.get(key)
         now = time.monotonic()
-        if entry is not None and now - entry[2] < RECHECK_SECONDS:
+        if entry is not None and entry[3] == revision and now - entry[2] < RECHECK_SECONDS:
             return entry[0]
         size = (len(kg), _inferred_count(kg))
-        if entry is not None and entry[1] == size:
+        if entry is not None and entry[3] == revision and entry[1] == size:
             entry[2] = now
             return entry[0]
         index = GraphIndex.build(kg)
         if len(_INDEXES) > 8:
             _INDEXES.clear()
-        _INDEXES[key] = [index, size, now]
+        _INDEXES[key] = [index, size, now, revision]
         return index
 
 

@@ -276,3 +276,15 @@ def test_prefill_embeds_every_entitys_paths_once(tmp_path, fake_encoder, monkeyp
         assert again["embedded"] == 0 and len(fake_encoder.texts) == embedded
         _vectors_of(kg)  # a question's planning embeds nothing either
         assert len(fake_encoder.texts) == embedded
+
+
+def test_the_label_index_is_rebuilt_after_a_write_that_keeps_the_fact_count(films):
+    from reasoning.question import graph_index
+
+    before = graph_index(films)
+    films.update("""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        DELETE { ?e rdfs:label "Night Harbour" } INSERT { ?e rdfs:label "Night Port" }
+        WHERE { ?e rdfs:label "Night Harbour" }""")
+    after = graph_index(films)  # at once, not after the fact-count recheck interval
+    assert after is not before and after.lookup("Night Port") and not after.lookup("Night Harbour")
+    assert graph_index(films) is after

@@ -431,6 +431,10 @@ class ChatService:
                 if progress is not None:
                     progress(*_progress_fraction(args, kwargs))
 
+            if self.questions.state == "loading":
+                # the extraction pipeline imports transformers too, whose lazy imports are not
+                # thread-safe: let the question models finish loading first
+                self.questions.wait_ready(timeout=600)
             with self._build_lock:
                 # one worker: uploads are small, and the pipeline stays loaded in this process
                 report = build_corpus(staged, kg=self.kg, workers=1, progress=on_progress)
