@@ -300,6 +300,8 @@ def _date_like(index: GraphIndex, step: Step) -> bool:
     return cache[step]
 
 
+#: with ``score_paths(holdout=...)``, paraphrases at least this close to the question are left out too
+HOLDOUT_NEAR = 0.9
 #: added to the similarity of a learned example (a user's own wording beats a generated paraphrase)
 EXAMPLE_BONUS = 0.05
 
@@ -368,8 +370,9 @@ def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, .
     plus how well the question names each of the path's relations, minus a penalty for a relation the
     question names that the path leaves out, minus a small penalty per hop.
 
-    ``holdout`` is a paraphrase left out of the match (a question generated from that very paraphrase,
-    as :mod:`reasoning.ranking` fits on, would otherwise match itself exactly).
+    ``holdout`` is a paraphrase left out of the match, with every paraphrase at least ``HOLDOUT_NEAR``
+    close to the question (a question generated from that very paraphrase, as :mod:`reasoning.ranking`
+    fits on, would otherwise match itself or its sibling templates almost exactly).
     """
     if not paths:
         return []
@@ -381,8 +384,11 @@ def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, .
     out = []
     for p in paths:
         sims = store[p] @ qvec
-        if holdout is not None and holdout in texts[p] and len(texts[p]) > 1:
-            sims = np.where(np.array([t == holdout for t in texts[p]]), -1.0, sims)
+        if holdout is not None and len(texts[p]) > 1:
+            # the paraphrase itself and its near-copies: a real question is never worded as a template
+            near = np.array([t == holdout for t in texts[p]]) | (sims >= HOLDOUT_NEAR)
+            if not near.all():
+                sims = np.where(near, -1.0, sims)
         best = int(np.argmax(sims))
         similarity, wording = float(sims[best]), texts[p][best]
         score = similarity - HOP_PENALTY * (len(p) - 1)

@@ -51,7 +51,7 @@ FIT_QUESTIONS = 400
 MAX_ANSWERS = 100
 #: answers less likely than this share of the best answer's probability are left out
 ANSWER_SHARE = 0.5
-VERSION = 2
+VERSION = 3
 RANKER_FILE = "ranker.json"
 
 FEATURES = (

@@ -137,6 +137,11 @@ def test_cli_trains_and_ask_uses_the_gnn(tmp_path):
     asked = runner.invoke(app, ["ask", "who was born in [Porto]", "--store", store, "--method", "gnn", "--json"])
     assert asked.exit_code == 0, asked.output
     assert '"method": "gnn"' in asked.output
+    # training also fitted the ranking `auto` answers with: the reasoner's paths beside the planner's
+    assert (Path(store) / "models" / "ranker" / "ranker.json").exists()
+    auto = runner.invoke(app, ["ask", "who was born in [Porto]", "--store", store, "--json"])
+    assert auto.exit_code == 0, auto.output
+    assert '"method": "auto:' in auto.output or '"method": "sparql"' in auto.output
     bad = runner.invoke(app, ["train", "reasoner", "--store", store, "--device", "cuda:7"])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
 
