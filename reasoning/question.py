@@ -120,12 +120,17 @@ class GraphIndex:
         self.built_at = time.monotonic()
         self._label_keys: list[str] | None = None
         self._label_vectors = None
+        #: the store's vector cache (:mod:`reasoning.vector_cache`): label vectors survive the process
+        self.vector_cache = None
         self._lock = threading.Lock()
         self.caches: dict = {}  # planner caches (schema, path embeddings) that live as long as the index
 
     @classmethod
     def build(cls, kg) -> "GraphIndex":
         index = cls()
+        from reasoning.vector_cache import vector_cache
+
+        index.vector_cache = vector_cache(kg)
         rel_aliases: dict[str, list[str]] = defaultdict(list)
         counts: Counter = Counter()
         for quad in kg.store.quads(ox.DefaultGraph()):
@@ -209,7 +214,8 @@ class GraphIndex:
         enc = Encoder.get()
         with self._lock:
             if self._label_vectors is None:
-                self._label_vectors = enc.encode(self._label_keys)
+                self._label_vectors = (self.vector_cache.vectors(self._label_keys, enc.encode)
+                                       if self.vector_cache is not None else enc.encode(self._label_keys))
         sims = self._label_vectors @ enc.encode([normalise(text)])[0]
         order = sims.argsort()[::-1][:limit]
         return [(self._label_keys[i], float(sims[i])) for i in order if sims[i] >= cutoff]

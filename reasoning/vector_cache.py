@@ -29,6 +29,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -229,21 +230,31 @@ _CACHES: dict = {}
 _CACHES_LOCK = threading.Lock()
 
 
+_IN_PROCESS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def vector_cache(kg=None) -> VectorCache:
-    """The :class:`VectorCache` of ``kg``'s store: in its folder for an on-disk store, else in this process."""
+    """The :class:`VectorCache` of ``kg``'s store: in its folder for an on-disk store, else in this process
+    (living as long as the store object)."""
     store = getattr(kg, "store", None)
     kind = getattr(store, "kind", "")
-    if store is not None and kind.startswith("oxigraph") and getattr(store, "location", None):
-        key = ("folder", str(Path(str(store.location)).resolve()))
-        folder = Path(key[1]) / FOLDER
-    else:
-        key, folder = ("process", kind, getattr(store, "location", None), id(store)), None
     with _CACHES_LOCK:
-        cache = _CACHES.get(key)
+        if store is not None and kind.startswith("oxigraph") and getattr(store, "location", None):
+            key = str(Path(str(store.location)).resolve())
+            cache = _CACHES.get(key)
+            if cache is None:
+                if len(_CACHES) > 16:  # tests open many scratch stores
+                    _CACHES.clear()
+                cache = _CACHES[key] = VectorCache(Path(key) / FOLDER)
+            return cache
+        if store is None:
+            cache = _CACHES.get(None)
+            if cache is None:
+                cache = _CACHES[None] = VectorCache(None)
+            return cache
+        cache = _IN_PROCESS.get(store)
         if cache is None:
-            if len(_CACHES) > 16:  # tests open many scratch stores
-                _CACHES.clear()
-            cache = _CACHES[key] = VectorCache(folder)
+            cache = _IN_PROCESS[store] = VectorCache(None)
         return cache
 
 

@@ -185,9 +185,12 @@ class FakeEncoder:
 def fake_encoder(monkeypatch):
     from reasoning import question
 
+    import reasoning.vector_cache as vc
+
     enc = FakeEncoder()
     monkeypatch.setattr(question.Encoder, "get", classmethod(lambda cls: enc))
-    return enc
+    yield enc
+    vc._CACHES.clear()  # no fake vectors for later tests
 
 
 def _vectors_of(kg):
