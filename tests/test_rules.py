@@ -323,44 +323,6 @@ def test_cli_apply_explain_and_check(tmp_path):
     assert res.exit_code == 2 and "a triple has 3" in res.output
 
 
-def test_cli_apply_plain_form_runs_without_typer_and_prints_what_the_typer_command_prints(tmp_path):
-    import subprocess
-    import sys
-
-    from ui.cli import app
-    from ui.commands.rules_apply import run_plain
-
-    runner = CliRunner()
-    stores = [str(tmp_path / "a"), str(tmp_path / "b")]
-    for store in stores:
-        assert runner.invoke(app, ["import", str(DATA / "rules_people.txt"), "--format", "pipe",
-                                   "--store", store]).exit_code == 0
-    rules = str(DATA / "rules_family.rules")
-    # in a fresh process, the way the console script runs it: neither typer nor pydantic is imported
-    code = ("import sys; from ui.cli import main; sys.argv = ['kgqa', 'rules', 'apply', sys.argv[1], "
-            "'--rdfs', '--store=' + sys.argv[2]]\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
-            "print('loaded:', sorted(m for m in ('typer', 'pydantic', 'click') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code, rules, stores[0]], capture_output=True, text=True,
-                          cwd=str(DATA.parents[1]))
-    assert done.returncode == 0, done.stderr
-    plain = done.stdout.splitlines()
-    assert plain[-1] == "loaded: []"
-    typed = runner.invoke(app, ["rules", "apply", rules, "--rdfs", "--store", stores[1]])
-    assert typed.exit_code == 0, typed.output
-
-    def shape(lines):  # the times differ
-        return [line for line in lines if not line.startswith("time:")]
-
-    assert shape(plain[:-1]) == shape(typed.output.splitlines()) and "iterations: 3" in plain
-    # a second run is unchanged; the errors are the Typer command's (one line, status 2)
-    assert "unchanged:" in runner.invoke(app, ["rules", "apply", rules, "--rdfs", "--store", stores[1]]).output
-    assert run_plain(["--store", str(tmp_path / "none"), "--rdfs"]) == 2
-    assert run_plain(["--store", stores[0]]) == 2
-    # what the plain parser does not know goes to Typer
-    assert run_plain(["--help"]) is None and run_plain(["--rdfs", "--rdfs"]) is None
-
-
 @pytest.mark.slow
 def test_rules_reasoner_names_the_rule_on_inferred_evidence(people):
     from reasoning import get_reasoner

@@ -26,7 +26,6 @@ def apply(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ):
     """Infer what the rules conclude from the asserted facts and store it (replaces the last run's conclusions)."""
-    # its plain forms run without Typer (ui/commands/rules_apply.py): keep the two in step
     from kg import KnowledgeGraph
     from reasoning.rules import apply_rules
     from ui.cli import fail
@@ -36,9 +35,21 @@ def apply(
             report = apply_rules(kg, rules_file, rdfs=rdfs, owl_rl=owl_rl)
     except KGQAError as err:
         fail(err)
-    from ui.commands.rules_apply import print_report
-
-    print_report(report, as_json, typer.echo)
+    if as_json:
+        out = dict(vars(report))
+        out["seconds"] = report.seconds
+        typer.echo(json.dumps(out, indent=2))
+        return
+    for w in report.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    if report.unchanged:
+        typer.echo("unchanged:  same asserted facts and rules as the stored conclusions; nothing recomputed")
+    typer.echo(f"iterations: {report.iterations}")
+    typer.echo(f"inferred:   {report.inferred:,} facts (+{report.added:,} new, -{report.retracted:,} retracted)")
+    typer.echo(f"time:       {report.seconds:.2f} s (load {report.seconds_load:.2f} s, closure "
+               f"{report.seconds_closure:.2f} s, write {report.seconds_write:.2f} s)")
+    for name, n in list(report.per_rule.items())[:10]:
+        typer.echo(f"  {n:>9,}  {name}")
 
 
 def explain(
