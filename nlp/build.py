@@ -53,13 +53,15 @@ from kg.errors import KGQAError, StoreError
 from kg.namespaces import document_iri
 from nlp.corpus import DEFAULT_MAX_CHARS, CorpusDocument, ReadFailure, count_items, count_words, read_corpus
 
-#: a batch sent to a worker holds at most this many documents / characters
-BATCH_DOCUMENTS = 16
+#: a batch sent to a worker holds at most this many documents / characters. Every executor uses the
+#: same batches, so every mode builds the same graph (a sentence batch's padding shifts scores in
+#: their last digits). Small batches let the last ones of a 2-worker build end together (with 16
+#: one worker still had half a batch to go while the other waited).
+BATCH_DOCUMENTS = 4
 BATCH_CHARS = 60_000
-#: local worker processes get smaller batches: the last batches then end together (with 16-document
-#: batches one worker still had half a batch to go while the other waited), and a batch's results
-#: cross the process boundary in small pieces the writer keeps up with
-POOL_BATCH_DOCUMENTS = 4
+#: a corpus of at most this many items is extracted in this process by default: starting worker
+#: processes (each loads the models) costs more than they save
+SMALL_CORPUS = 32
 
 
 class ClusterError(KGQAError):
@@ -434,14 +436,14 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
                  light: bool = False, fast: bool = False, progress: ProgressCallback | None = None,
                  force: bool = False,
                  keep_text: bool = True, max_chars: int = DEFAULT_MAX_CHARS,
-                 batch_documents: int | None = None) -> BuildReport:
+                 batch_documents: int = BATCH_DOCUMENTS) -> BuildReport:
     """Build the documents under ``paths`` into ``kg``; returns the :class:`BuildReport`.
 
     Args:
         paths: files and folders (``.txt``, ``.md``, ``.html``, ``.jsonl``; folders recursively).
         kg: an open :class:`kg.KnowledgeGraph`; only this process writes to it.
         workers: local worker processes (default ``os.cpu_count()``, or 1 for a corpus of at most
-            ``2 * batch_documents`` items; 1 extracts in this process).
+            ``SMALL_CORPUS`` items; 1 extracts in this process).
         cluster: a Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``;
             workers must have kgqa installed and see the model/schema/KB paths.
         model, schema, kb, light, fast: passed to :func:`nlp.pipeline.load_pipeline` in every worker
@@ -451,8 +453,7 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
         force: re-extract documents even when their hash and extractor are unchanged.
         keep_text: keep each document's extracted text in the store (provenance offsets point into it).
         max_chars: larger documents fail with ``too-large`` (see :mod:`nlp.corpus`).
-        batch_documents: documents per worker task (default 16 in this process or on a cluster,
-            4 per local worker process).
+        batch_documents: documents per extraction batch (the same in every mode).
 
     Example: ``build_corpus(["notes/"], kg=kg, workers=2).to_dict()["built"]``.
     """
@@ -467,11 +468,9 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
         if workers is None:
             total = count_items(paths)
             # starting worker processes (each loads the models) costs more than a small corpus saves
-            workers = 1 if total <= 2 * (batch_documents or BATCH_DOCUMENTS) else (os.cpu_count() or 1)
+            workers = 1 if total <= SMALL_CORPUS else (os.cpu_count() or 1)
         workers = max(1, int(workers))
         executor = _Inline(settings) if workers == 1 else _LocalPool(settings, workers)
-    if batch_documents is None:
-        batch_documents = POOL_BATCH_DOCUMENTS if isinstance(executor, _LocalPool) else BATCH_DOCUMENTS
     cluster_name = None if cluster is None else (cluster if isinstance(cluster, str) else "dask client")
     report = BuildReport(store=f"{kg.store.kind}:{kg.location}", paths=paths, workers=executor.workers,
                          cluster=cluster_name, extractor=extractor)
