@@ -635,8 +635,11 @@ def refit_after_training(kg, *, log=None) -> Ranker | None:
     index = graph_index(kg)
     index.caches.pop("examples", None)  # the wordings file was just rewritten: read it again
     _example_vectors(kg, index)
+    gnn = trained_gnn(kg)
+    if gnn is None:  # without a trained reasoner `ask` answers with the planner alone
+        return None
     try:
-        return load_ranker(kg, index, trained_gnn(kg), log=log)
+        return load_ranker(kg, index, gnn, log=log)
     except RankerError as err:
         if log:
             log(f"no ranker fitted: {err}")
