@@ -53,16 +53,9 @@ from kg.errors import KGQAError, StoreError
 from kg.namespaces import document_iri
 from nlp.corpus import DEFAULT_MAX_CHARS, CorpusDocument, ReadFailure, count_items, count_words, read_corpus
 
-#: a batch sent to a worker holds at most this many documents / characters. Every executor cuts the
-#: same batches (see :func:`batch_limit`), so every mode builds the same graph: a sentence batch's
-#: padding shifts scores in their last digits, so other batches would give a few other facts.
+#: a batch sent to a worker holds at most this many documents / characters
 BATCH_DOCUMENTS = 16
 BATCH_CHARS = 60_000
-#: batches shrink to this size towards the end of a corpus
-MIN_BATCH_DOCUMENTS = 4
-#: a corpus of at most this many items is extracted in this process by default: starting worker
-#: processes (each loads the models) costs more than they save
-SMALL_CORPUS = 32
 
 
 class ClusterError(KGQAError):
@@ -431,19 +424,6 @@ class _DaskCluster:
 
 
 # ---------------------------------------------------------------------- the build
-def batch_limit(batch_documents: int, remaining: int) -> int:
-    """Documents in the next batch when ``remaining`` items are left to read: ``batch_documents``
-    while much is left, then smaller, so the last batches of several workers end together (with
-    16-document batches to the end, one of two workers still had half a batch to go while the
-    other waited). It depends on the corpus only, never on the workers, so every mode cuts the same
-    batches.
-
-    >>> [batch_limit(16, n) for n in (500, 128, 64, 20, 1)]
-    [16, 16, 8, 4, 4]
-    """
-    return max(1, min(batch_documents, max(MIN_BATCH_DOCUMENTS, remaining // 8)))
-
-
 def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None = None,
                  cluster: str | Any | None = None, model: str | os.PathLike | None = None,
                  schema: str | os.PathLike | None = None, kb: str | os.PathLike | None = None,
@@ -457,7 +437,7 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
         paths: files and folders (``.txt``, ``.md``, ``.html``, ``.jsonl``; folders recursively).
         kg: an open :class:`kg.KnowledgeGraph`; only this process writes to it.
         workers: local worker processes (default ``os.cpu_count()``, or 1 for a corpus of at most
-            ``SMALL_CORPUS`` items; 1 extracts in this process).
+            ``2 * batch_documents`` items; 1 extracts in this process).
         cluster: a Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``;
             workers must have kgqa installed and see the model/schema/KB paths.
         model, schema, kb, light, fast: passed to :func:`nlp.pipeline.load_pipeline` in every worker
@@ -467,7 +447,6 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
         force: re-extract documents even when their hash and extractor are unchanged.
         keep_text: keep each document's extracted text in the store (provenance offsets point into it).
         max_chars: larger documents fail with ``too-large`` (see :mod:`nlp.corpus`).
-        batch_documents: documents per extraction batch at most (fewer near the end; the same in every mode).
 
     Example: ``build_corpus(["notes/"], kg=kg, workers=2).to_dict()["built"]``.
     """
@@ -482,17 +461,15 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
         if workers is None:
             total = count_items(paths)
             # starting worker processes (each loads the models) costs more than a small corpus saves
-            workers = 1 if total <= SMALL_CORPUS else (os.cpu_count() or 1)
+            workers = 1 if total <= 2 * batch_documents else (os.cpu_count() or 1)
         workers = max(1, int(workers))
         executor = _Inline(settings) if workers == 1 else _LocalPool(settings, workers)
     cluster_name = None if cluster is None else (cluster if isinstance(cluster, str) else "dask client")
     report = BuildReport(store=f"{kg.store.kind}:{kg.location}", paths=paths, workers=executor.workers,
                          cluster=cluster_name, extractor=extractor)
     started = time.monotonic()
-    if total is None:  # the batches' sizes follow what is left (batch_limit)
-        total = count_items(paths)
     if progress is not None:
-        report.total = total
+        report.total = total if total is not None else count_items(paths)
         progress(report)
     existing = {str(d.iri): d for d in kg.documents()}
     in_flight: dict[str, CorpusDocument] = {}
@@ -555,8 +532,7 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
                 continue
             in_flight[item.id] = item
             batch.append(item)
-            if (len(batch) >= batch_limit(batch_documents, total - report.seen)
-                    or sum(len(d.text) for d in batch) >= BATCH_CHARS):
+            if len(batch) >= batch_documents or sum(len(d.text) for d in batch) >= BATCH_CHARS:
                 submit(batch)
                 batch = []
             while len(pending) >= max_pending:

@@ -34,7 +34,7 @@ def build(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print one line per document as it is written."),
     light: bool = typer.Option(False, "--light", hidden=True, help="Use the light (rule-only) pipeline; for tests."),
     batch_documents: int = typer.Option(16, "--batch-documents", min=1, hidden=True,
-                                        help="Documents per extraction batch (fewer near the end; the same in every mode)."),
+                                        help="Documents per worker task."),
 ):
     """Build documents into the knowledge graph: resumable, parallel, never stopped by a bad file.
 
