@@ -25,7 +25,7 @@ class GNNReasoner:
 
     def is_trained(self, kg) -> bool:
         """Whether this store has a trained reasoner (``ask --method auto`` only falls back to one that does)."""
-        from reasoning.gnn.reasoner import is_trained
+        from reasoning.gnn.files import is_trained  # a file check: no torch
 
         return is_trained(kg)
 

@@ -40,12 +40,12 @@ import torch
 from torch import nn
 
 from kg.errors import KGQAError
+from reasoning.gnn.files import MODEL_FILE, is_trained, model_dir_for  # noqa: F401 (re-exported)
 from reasoning.gnn.convert import Fingerprint, GraphTensors, fingerprint, fingerprint_drift, kg_to_tensors
 from reasoning.gnn.layers import QuestionRelationConv
 from reasoning.gnn.questions import PathIndex, generate_questions, relation_wordings
 from reasoning.gnn.text import DIMENSION, MAX_DISTANCE, encode_items, encode_questions, mask_topic, pad
 
-MODEL_FILE = "model.pt"
 META_FILE = "meta.json"
 #: how a hop picks its relation and how many hops a question takes: "stop" = softmax over the
 #: relations leaving the scored nodes and a "stop here" choice, per hop; "frontier" = the same
@@ -278,16 +278,6 @@ def prepare(kg) -> _Prepared:
         _PREPARED.clear()  # one graph at a time: they can be large
         _PREPARED[key] = hit
     return hit
-
-
-def model_dir_for(kg, model_dir=None, kind: str = "reasoner") -> Path:
-    """Where a model lives: ``model_dir`` when given, else ``<store folder>/models/<kind>``."""
-    if model_dir is not None:
-        return Path(model_dir)
-    if getattr(kg.store, "kind", None) != "oxigraph":
-        raise KGQAError(f"the {kind} model is saved inside the store folder, and this store "
-                        f"({kg.store.kind}) has none; pass a model directory", code="E-GNN-MODEL-DIR")
-    return Path(kg.store.location) / "models" / kind
 
 
 def _device(device: str | None) -> torch.device:
@@ -651,14 +641,6 @@ def load_weights(net: MultiHopReasoner, state: dict) -> None:
     if unexpected or set(missing) - allowed:
         raise ModelNotTrainedError(f"the saved reasoner does not fit this version (missing {sorted(missing)}, "
                                    f"unexpected {sorted(unexpected)}); run `kgqa train reasoner` again")
-
-
-def is_trained(kg, model_dir=None) -> bool:
-    """Whether a reasoner model exists for this store."""
-    try:
-        return (model_dir_for(kg, model_dir) / MODEL_FILE).exists()
-    except KGQAError:
-        return False
 
 
 def staleness(kg, model_dir=None) -> str | None:
