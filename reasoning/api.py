@@ -34,13 +34,15 @@ def ask(kg, question: str, *, method="auto", k: int = 10) -> AnswerSet:
         raise QuestionError("the question is longer than 2000 characters; ask one short question at a time")
     parsed = parse_question(kg, question)
     if method == "auto":
-        ranked = _ranked(kg, parsed, k)
+        from reasoning.ranking import trained_gnn
+
+        fallback = trained_gnn(kg)
+        ranked = _ranked(kg, parsed, k, fallback)
         if ranked is not None:
             return ranked
         result = get_reasoner("sparql").answer(kg, parsed, k=k)
         if result.answers or not getattr(result, "low_confidence", False):
             return result
-        fallback = _trained_gnn(kg)
         if fallback is None:
             return result
         try:
@@ -54,11 +56,11 @@ def ask(kg, question: str, *, method="auto", k: int = 10) -> AnswerSet:
     return get_reasoner(method).answer(kg, parsed, k=k)
 
 
-def _ranked(kg, parsed, k: int):
-    """The ranking over every trained part's evidence, or None (nothing trained, or a question it does not read)."""
+def _ranked(kg, parsed, k: int, gnn):
+    """The ranking over every trained part's evidence, or None (no trained ``gnn`` reasoner, or a
+    question it does not read)."""
     from reasoning.ranking import rank_answers
 
-    gnn = _trained_gnn(kg)
     if gnn is None:
         # no trained reasoner: the planner alone, with its learned wordings, as before the ranking existed
         # (ranked without a GNN, wordings of the even MetaQA dev lines fell from 95 to 84 / 93 / 79)
@@ -69,20 +71,12 @@ def _ranked(kg, parsed, k: int):
         return None
     if result is None or not result.answers:
         return None
-    if gnn is not None:
-        from reasoning.gnn import staleness
+    from reasoning.gnn import staleness
 
-        try:
-            warn = staleness(kg)
-        except Exception:  # a damaged model's metadata must not lose the answer
-            warn = None
-        if warn:
-            result.warnings.append(warn)
+    try:
+        warn = staleness(kg)
+    except Exception:  # a damaged model's metadata must not lose the answer
+        warn = None
+    if warn:
+        result.warnings.append(warn)
     return result
-
-
-def _trained_gnn(kg):
-    """The registered ``gnn`` reasoner when it has a model trained for this store, else None."""
-    from reasoning.ranking import trained_gnn
-
-    return trained_gnn(kg)
