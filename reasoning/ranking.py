@@ -416,7 +416,7 @@ def ranker_key(kg, index, gnn) -> dict:
     stamp = None
     if gnn is not None:
         try:
-            from reasoning.gnn.reasoner import MODEL_FILE, model_dir_for
+            from reasoning.gnn.files import MODEL_FILE, model_dir_for
 
             model = model_dir_for(kg) / MODEL_FILE
             stamp = [model.stat().st_mtime, model.stat().st_size] if model.exists() else None
@@ -428,9 +428,13 @@ def ranker_key(kg, index, gnn) -> dict:
 
 
 def _ranker_dir(kg) -> Path | None:
-    if getattr(kg.store, "kind", None) != "oxigraph":
+    """``<store folder>/models/ranker``, or None for a store without a folder."""
+    from reasoning.gnn.files import model_dir_for
+
+    try:
+        return model_dir_for(kg, kind="ranker")
+    except KGQAError:
         return None
-    return Path(str(kg.store.location)) / "models" / "ranker"
 
 
 _FITTED: dict = {}
