@@ -373,7 +373,83 @@ def score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, .
     ``holdout`` is a paraphrase left out of the match, with every paraphrase at least ``HOLDOUT_NEAR``
     close to the question (a question generated from that very paraphrase, as :mod:`reasoning.ranking`
     fits on, would otherwise match itself or its sibling templates almost exactly).
+
+    Inside :func:`reasoning.vector_cache.wording_budget` (a server answering under a time limit), only
+    the paths whose wordings fit the budget are scored (see :func:`_affordable`).
     """
+    if not paths:
+        return []
+    from reasoning.vector_cache import current_budget
+
+    budget = current_budget()
+    if budget is not None:
+        paths = _affordable(index, question, paths, budget, kg=kg, extra_used=extra_used, holdout=holdout)
+    return _score_paths(index, question, paths, kg=kg, extra_used=extra_used, holdout=holdout)
+
+
+def _affordable(index: GraphIndex, question: Question, paths: list[tuple[Step, ...]], budget, *, kg=None,
+                extra_used: dict | None = None, holdout: str | None = None) -> list[tuple[Step, ...]]:
+    """The paths whose wordings ``budget`` (a :class:`~reasoning.vector_cache.WordingBudget`) lets this
+    question embed: every path already embedded and every one-hop path, then, hop by hop, the longer
+    paths most likely to score well (their scored prefixes' similarity to the question and how well
+    its words name their relations) while the budget lasts. The rest are counted in ``budget.skipped``
+    and their wordings handed to the cache's wanted list."""
+    from reasoning.vector_cache import vector_cache
+
+    cache = vector_cache(kg)
+    embedded = index.caches.setdefault("path_vectors", {})
+    texts_of = index.caches.setdefault("path_texts", {})
+    todo = [p for p in paths if p not in embedded]
+    for p in todo:
+        if p not in texts_of:
+            texts_of[p] = paraphrases_of(index, p)
+    flat = [t for p in todo for t in texts_of[p]]
+    found = iter(cache.lookup(flat))
+    need: dict = {}
+    for p in todo:
+        n = sum(row is None for _, row in zip(texts_of[p], found))
+        if n:
+            need[p] = n
+    total = sum(need.values())
+    if total <= budget.left:
+        budget.left -= total
+        budget.embedded += total
+        return paths
+    admitted = {p for p in paths if p not in need or len(p) == 1}
+    left = budget.left - sum(need.get(p, 0) for p in admitted)
+    support = word_support(index, question)
+    longest = max(len(p) for p in paths)
+    for hops in range(2, longest + 1):
+        # a path not embedded yet is guessed at: its best-scored prefix's similarity plus the terms that
+        # need no vectors (how well the question's words name its relations, its length, dates)
+        similarity = {ps.path: ps.similarity for ps in _score_paths(
+            index, question, [p for p in paths if len(p) < hops and p in admitted], kg=kg,
+            extra_used=extra_used, holdout=holdout)}
+        waiting = [p for p in paths if len(p) == hops and p not in admitted]
+        guess = {}
+        for p in waiting:
+            prefix = max((similarity.get(p[:i], 0.0) for i in range(1, hops)), default=0.0)
+            used = {step.predicate for step in p} | set((extra_used or {}).get(p, ()))
+            named, missed = _support_terms(support, used)
+            guess[p] = prefix + SUPPORT_WEIGHT * named - MISSED_WEIGHT * max(0.0, missed - 0.7)
+            if question.wh == "when":
+                guess[p] += WHEN_BONUS if _date_like(index, p[-1]) else -WHEN_BONUS
+        allowance = left if hops == longest else left // 2  # keep some for the longer paths
+        for p in sorted(waiting, key=lambda q: -guess[q]):
+            if need[p] <= allowance:
+                admitted.add(p)
+                allowance -= need[p]
+                left -= need[p]
+    budget.embedded += budget.left - left
+    budget.left = left
+    skipped = [p for p in paths if p not in admitted]
+    budget.skipped += len(skipped)
+    cache.want([t for p in skipped for t in texts_of[p]])
+    return [p for p in paths if p in admitted]
+
+
+def _score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, ...]], *, kg=None,
+                 extra_used: dict | None = None, holdout: str | None = None) -> list[PathScore]:
     if not paths:
         return []
     store, texts = _path_vectors(index, paths, kg=kg)

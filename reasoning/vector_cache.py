@@ -23,6 +23,8 @@ In-memory and remote stores keep their vectors in the process.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import logging
 import os
@@ -72,6 +74,7 @@ class VectorCache:
         self._segments: list[tuple[Path, np.ndarray, np.ndarray]] = []
         self.hits = 0
         self.computed = 0
+        self._wanted: dict[str, None] = {}  # texts a question left out, embedded first when idle
         if self.folder is not None:
             self._load()
 
@@ -142,6 +145,31 @@ class VectorCache:
                 keep = ~hit
                 todo = [t for t, k in zip(todo, keep) if k]
                 hi, lo = hi[keep], lo[keep]
+        return out
+
+    # ------------------------------------------------------------------ wanted texts
+    #: at most this many wanted texts are remembered (the oldest are forgotten)
+    MAX_WANTED = 100_000
+
+    def want(self, texts: Sequence[str]) -> None:
+        """Remember ``texts`` as wanted soon (a question had to leave them out); see :meth:`take_wanted`."""
+        with self._lock:
+            for t in texts:
+                self._wanted[t] = None
+            while len(self._wanted) > self.MAX_WANTED:
+                del self._wanted[next(iter(self._wanted))]
+
+    def take_wanted(self, n: int) -> list[str]:
+        """Up to ``n`` wanted texts, newest first, that still have no vector (and forget them)."""
+        out: list[str] = []
+        while len(out) < n:
+            with self._lock:
+                if not self._wanted:
+                    break
+                batch = []
+                while self._wanted and len(batch) < n - len(out):
+                    batch.append(self._wanted.popitem()[0])
+            out += [t for t, row in zip(batch, self.lookup(batch)) if row is None]
         return out
 
     # ------------------------------------------------------------------ writes
@@ -226,6 +254,54 @@ class VectorCache:
                     pass
 
 
+class WordingBudget:
+    """How many new wordings (not yet in the vector cache) one question may embed, and what it left out.
+
+    A question about a well-connected entity of a freshly built graph has thousands of candidate
+    wordings; a server answering under a time limit cannot embed them all. Inside
+    :func:`wording_budget`, the planner embeds at most ``left`` new wordings (a path's one-hop steps
+    always), choosing the longer paths that extend the best-scored shorter ones, and counts the paths
+    it had to leave unscored in ``skipped``: an answer planned with ``skipped > 0`` is provisional
+    (not worth caching), and the left-out wordings are remembered with :meth:`VectorCache.want` so
+    idle time embeds them first.
+    """
+
+    def __init__(self, wordings: int):
+        self.wordings = int(wordings)
+        self.left = int(wordings)
+        self.skipped = 0
+        self.embedded = 0
+
+    def __repr__(self) -> str:
+        return f"WordingBudget(left={self.left} of {self.wordings}, skipped={self.skipped})"
+
+
+_BUDGET: contextvars.ContextVar = contextvars.ContextVar("kgqa_wording_budget", default=None)
+
+
+@contextlib.contextmanager
+def wording_budget(wordings: int | None):
+    """Within this block, questions embed at most ``wordings`` new path wordings (None: no limit).
+
+    >>> with wording_budget(100) as budget:
+    ...     current_budget() is budget, budget.left
+    (True, 100)
+    >>> current_budget() is None
+    True
+    """
+    budget = WordingBudget(wordings) if wordings is not None else None
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def current_budget() -> WordingBudget | None:
+    """The :class:`WordingBudget` of the running question, or None when its planning may embed everything."""
+    return _BUDGET.get()
+
+
 _CACHES: dict = {}
 _CACHES_LOCK = threading.Lock()
 
@@ -258,6 +334,8 @@ def vector_cache(kg=None) -> VectorCache:
         return cache
 
 
+#: the longest paths :func:`prefill_path_vectors` embeds (the planner's own limit)
+MAX_PREFILL_HOPS = 3
 #: at most this many vectors are kept by :func:`prefill_path_vectors` (1.5 KB each on disk)
 PREFILL_BUDGET = 300_000
 
@@ -267,8 +345,9 @@ def prefill_path_vectors(kg, pause: Callable[[], bool] = lambda: False, stop: th
                          recheck: float = 30.0) -> dict:
     """Embed the paraphrases of every entity's candidate relation paths into the store's cache.
 
-    Entities go best connected first (the costliest to plan, and the likeliest to be asked about);
-    wordings already cached are skipped, so a second run only embeds what the graph gained.
+    Entities go best connected first (the costliest to plan, and the likeliest to be asked about), and
+    every entity's one- and two-hop paths before any three-hop path; wordings a question had to leave
+    out (:class:`WordingBudget`) go before the next entity; wordings already cached are skipped, so a second run only embeds what the graph gained.
     ``pause()`` is checked between small encoder batches (a server passes "questions are waiting");
     ``stop`` ends the job; ``status`` is updated in place. With ``recheck`` (seconds) the job then
     watches the store's revision and runs again after a write (None: return after one pass).
@@ -293,26 +372,34 @@ def prefill_path_vectors(kg, pause: Callable[[], bool] = lambda: False, stop: th
         nodes = sorted((n for n in index.labels if index.is_entity(n)), key=index.degree, reverse=True)
         status.update(state="running", entities=0, of=len(nodes), embedded=0, vectors=len(cache))
         seen: set = set()
-        for node in nodes:
-            if stop.is_set() or len(cache) >= budget:
-                break
-            wait_while_paused()
-            texts: list[str] = []
-            for path in candidate_paths(index, node):
-                if path not in seen:
-                    seen.add(path)
-                    texts.extend(paraphrases_of(index, path))
-            texts = list(dict.fromkeys(texts))
-            missing = [t for t, row in zip(texts, cache.lookup(texts)) if row is None]
-            for lo in range(0, len(missing), chunk):
+
+        def embed_missing(texts: list[str]) -> None:
+            for lo in range(0, len(texts), chunk):
                 wait_while_paused()
                 if stop.is_set():
-                    break
-                part = missing[lo:lo + chunk]
+                    return
+                part = texts[lo:lo + chunk]
                 cache.add(part, embed(part, cache=False))
                 status["embedded"] += len(part)
-            status["entities"] += 1
-            status["vectors"] = len(cache)
+
+        # every entity's short paths first (what most questions need, a few wordings each), then the
+        # three-hop ones; before each entity, the wordings questions had to leave out
+        for hops in (min(2, MAX_PREFILL_HOPS), MAX_PREFILL_HOPS):
+            status.update(hops=hops, entities=0)
+            for node in nodes:
+                if stop.is_set() or len(cache) >= budget:
+                    break
+                wait_while_paused()
+                embed_missing(cache.take_wanted(4 * chunk))
+                texts: list[str] = []
+                for path in candidate_paths(index, node, max_hops=hops):
+                    if path not in seen:
+                        seen.add(path)
+                        texts.extend(paraphrases_of(index, path))
+                texts = list(dict.fromkeys(texts))
+                embed_missing([t for t, row in zip(texts, cache.lookup(texts)) if row is None])
+                status["entities"] += 1
+                status["vectors"] = len(cache)
         status["seconds"] = round(time.monotonic() - started, 1)
         status["state"] = "stopped" if stop.is_set() else ("budget" if len(cache) >= budget else "done")
         if recheck is None or status["state"] == "budget":
@@ -322,4 +409,5 @@ def prefill_path_vectors(kg, pause: Callable[[], bool] = lambda: False, stop: th
     return status
 
 
-__all__ = ["VectorCache", "vector_cache", "prefill_path_vectors", "encoder_id", "FOLDER"]
+__all__ = ["VectorCache", "vector_cache", "prefill_path_vectors", "encoder_id", "FOLDER", "WordingBudget",
+           "wording_budget", "current_budget"]

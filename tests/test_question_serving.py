@@ -281,6 +281,92 @@ def test_prefill_embeds_every_entitys_paths_once(tmp_path, fake_encoder, monkeyp
         assert len(fake_encoder.texts) == embedded
 
 
+def _budgeted(kg, wordings, question="who directed [Night Harbour]"):
+    """(ranked paths, all candidate paths, budget) of one question planned in a fresh process within
+    ``wordings`` new wordings."""
+    import reasoning.vector_cache as vc
+    from reasoning.planner import candidate_paths, score_paths
+    from reasoning.question import GraphIndex, parse_question
+
+    vc._CACHES.clear()
+    index = GraphIndex.build(kg)
+    parsed = parse_question(kg, question, index=index)
+    paths = candidate_paths(index, parsed.topic.node)
+    with vc.wording_budget(wordings) as budget:
+        ranked = score_paths(index, parsed, paths, kg=kg)
+    return ranked, paths, budget
+
+
+def test_a_wording_budget_scores_every_one_hop_path_and_the_longer_ones_it_can_afford(tmp_path, fake_encoder):
+    from reasoning.vector_cache import vector_cache
+
+    with KnowledgeGraph.open(tmp_path / "store") as kg:
+        kg.import_file(DATA / "qa_films.txt", "pipe")
+        ranked, paths, budget = _budgeted(kg, 60)
+        scored = {ps.path for ps in ranked}
+        assert budget.skipped > 0 and len(scored) == len(paths) - budget.skipped
+        assert {p for p in paths if len(p) == 1} <= scored  # one-hop paths always
+        assert any(len(p) > 1 for p in scored)  # and some longer ones within the budget
+        from reasoning.planner import paraphrases_of
+        from reasoning.question import GraphIndex
+
+        index = GraphIndex.build(kg)
+        one_hop = sum(len(paraphrases_of(index, p)) for p in paths if len(p) == 1)
+        longer = sum(len(paraphrases_of(index, p)) for p in scored if len(p) > 1)
+        assert 0 < longer <= max(0, 60 - one_hop)  # the longer paths only got what the one-hop ones left
+        wanted = vector_cache(kg).take_wanted(10_000)
+        assert wanted and all(row is None for row in vector_cache(kg).lookup(wanted))
+        # asked again, the same question compares more paths: what it embedded is kept
+        again, _, second = _budgeted(kg, 60)
+        assert second.skipped < budget.skipped and {ps.path for ps in again} > scored
+
+
+def test_a_budget_that_covers_every_wording_ranks_as_without_one(tmp_path, fake_encoder):
+    with KnowledgeGraph.open(tmp_path / "a") as kg:
+        kg.import_file(DATA / "qa_films.txt", "pipe")
+        free, _, _ = _budgeted(kg, None)
+    with KnowledgeGraph.open(tmp_path / "b") as kg:
+        kg.import_file(DATA / "qa_films.txt", "pipe")
+        ample, _, budget = _budgeted(kg, 10**6)
+    assert budget.skipped == 0
+    assert [(ps.path, round(ps.score, 6)) for ps in ample] == [(ps.path, round(ps.score, 6)) for ps in free]
+
+
+def test_an_answer_planned_within_a_short_budget_is_provisional_and_not_cached(films):
+    from reasoning.vector_cache import current_budget
+
+    calls = []
+
+    def answer(kg, question, method, k):
+        calls.append(current_budget())
+        current_budget().skipped += 3  # as a planner that had to leave three paths out
+
+        class Result:
+            warnings: list = []
+        result = Result()
+        result.warnings = []
+        return result
+
+    queue = QuestionQueue(films, answer=answer, warm_up=lambda: None, wording_budget=50).start(background=False)
+    try:
+        first = queue.ask("who directed [Night Harbour]")
+        queue.ask("who directed [Night Harbour]")
+        assert len(calls) == 2 and calls[0].wordings == 50  # asked twice: the first answer was not cached
+        assert queue.stats()["provisional"] == 2 and queue.stats()["cache_hits"] == 0
+        assert any("not compared yet" in w for w in first.warnings)
+    finally:
+        queue.close()
+
+
+def test_wanted_wordings_come_back_newest_first_and_only_while_missing():
+    from reasoning.vector_cache import VectorCache
+
+    cache = VectorCache(None, encoder="test")
+    cache.want(["a", "b", "c"])
+    cache.add(["b"], np.ones((1, 2), dtype=np.float32))
+    assert cache.take_wanted(1) == ["c"] and cache.take_wanted(5) == ["a"] and cache.take_wanted(5) == []
+
+
 def test_the_label_index_is_rebuilt_after_a_write_that_keeps_the_fact_count(films):
     from reasoning.question import graph_index
 

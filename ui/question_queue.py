@@ -14,6 +14,11 @@ One :class:`QuestionQueue` stands between the front doors (``POST /api/ask``, th
 * **answer cache** — answers are kept keyed by the store's :attr:`~kg.stores.Store.revision`,
   the question's normalised text, method and ``k``: any write to the store makes a new key, so a
   cached answer is never older than the data;
+* **bounded planning** — each question embeds at most ``wording_budget`` (default 256, about a
+  second of MiniLM) relation-path wordings the store's vector cache does not hold yet
+  (:class:`reasoning.vector_cache.WordingBudget`): on a freshly built graph the planner scores the
+  one-hop paths and the longer paths likeliest to fit the question, and leaves the rest for the idle
+  job. Such an answer says so in its warnings and is not cached, so asking again compares more;
 * **bounded waits** — a question that would wait longer than ``max_wait`` (default 10 s), judged
   from the queue's length and the measured answering time, is refused at once with
   :class:`ServiceBusyError` (``retry_after`` seconds; HTTP 503 with ``Retry-After``). A question
@@ -55,6 +60,9 @@ log = logging.getLogger("kgqa.questions")
 DEFAULT_MAX_WAIT = 10.0
 #: seconds of the wait limit kept for turning a late question into its 503 reply
 REPLY_MARGIN = 0.5
+#: new relation-path wordings one question may embed (about a second of MiniLM); see
+#: :class:`reasoning.vector_cache.WordingBudget`
+DEFAULT_WORDING_BUDGET = 256
 
 
 class ServiceBusyError(KGQAError):
@@ -134,7 +142,8 @@ class QuestionQueue:
                  warm_up: Callable | None = None, warm_question: str | Callable[[], str | None] | None = None,
                  max_wait: float = DEFAULT_MAX_WAIT, workers: int = 1, max_batch: int = 16,
                  cache_size: int = 4096, idle: Callable[[Callable[[], bool], threading.Event, dict], Any] | None = None,
-                 on_ready: Callable[["QuestionQueue"], Any] | None = None):
+                 on_ready: Callable[["QuestionQueue"], Any] | None = None,
+                 wording_budget: int | None = DEFAULT_WORDING_BUDGET):
         if max_wait <= 0:
             raise ValueError("max_wait must be positive")
         self.kg = kg
@@ -142,6 +151,7 @@ class QuestionQueue:
         self.workers = max(1, int(workers))
         self.max_batch = max(1, int(max_batch))
         self.cache_size = int(cache_size)
+        self.wording_budget = wording_budget
         self._answer = answer or _default_answer
         self._prepare = prepare if prepare is not None else (None if answer is not None else embed_batch)
         self._warm_up = warm_up if warm_up is not None else (lambda: _default_warm_up(kg))
@@ -164,7 +174,7 @@ class QuestionQueue:
         self._times: deque[float] = deque(maxlen=32)
         #: refused: 503 at once; timed_out: 503 at the limit; dropped: skipped, their caller had its 503
         self.counts = {"asked": 0, "answered": 0, "cache_hits": 0, "shared": 0, "refused": 0, "timed_out": 0,
-                       "dropped": 0, "failed": 0, "batches": 0}
+                       "dropped": 0, "failed": 0, "batches": 0, "provisional": 0}
         self.idle_status: dict = {}
 
     # ------------------------------------------------------------------ life cycle
@@ -196,7 +206,7 @@ class QuestionQueue:
                 try:
                     for _ in range(2):  # the second time measures a question whose topic is planned already
                         t = time.monotonic()
-                        self._answer(self.kg, question, "auto", 10)
+                        self._answer_within_budget(question, "auto", 10)
                     self._times.append(time.monotonic() - t)
                     self.service_seconds = max(0.01, self._times[-1])
                 except Exception:  # a warm-up question that fails is the store's business, not start-up's
@@ -346,7 +356,7 @@ class QuestionQueue:
                             retry_after=self.service_seconds))
                     continue
                 try:
-                    value = self._answer(self.kg, job.question, job.method, job.k)
+                    value, provisional = self._answer_within_budget(job.question, job.method, job.k)
                 except BaseException as err:  # noqa: BLE001 - handed to the waiting caller
                     self.counts["failed"] += 1
                     with self._lock:
@@ -359,11 +369,28 @@ class QuestionQueue:
                     self._times.append(spent)
                     self.service_seconds = sum(self._times) / len(self._times)
                     self.counts["answered"] += 1
-                    if getattr(self.kg.store, "revision", 0) == job.revision:  # no write landed meanwhile
+                    if provisional:
+                        self.counts["provisional"] += 1
+                    elif getattr(self.kg.store, "revision", 0) == job.revision:  # no write landed meanwhile
                         self._cache[job.key] = value
                         while len(self._cache) > self.cache_size:
                             self._cache.popitem(last=False)
                     self._finish(job, value=value)
+
+    def _answer_within_budget(self, question: str, method: str, k: int) -> tuple[Any, bool]:
+        """(answer, provisional): the answer planned with at most :attr:`wording_budget` new path wordings;
+        provisional when some candidate paths had to be left unscored (then it is not cached, and says so)."""
+        from reasoning.vector_cache import wording_budget
+
+        with wording_budget(self.wording_budget) as budget:
+            value = self._answer(self.kg, question, method, k)
+        if budget is None or not budget.skipped:
+            return value, False
+        warnings = getattr(value, "warnings", None)
+        if isinstance(warnings, list):
+            warnings.append(f"{budget.skipped} longer relation paths were not compared yet (their wordings are "
+                            "embedded while the service is idle); asking again later may give a better answer")
+        return value, True
 
     def _finish(self, job: _Job, *, value: Any = None, error: BaseException | None = None) -> None:
         if self._pending.get(job.key) is job:
