@@ -118,7 +118,8 @@ class KnowledgeGraph:
 
     # ------------------------------------------------------------------ SPARQL
     def query(self, sparql: str, *, timeout: float | None = None, max_rows: int | None = None,
-              all_graphs: bool = False) -> QueryResult:
+              all_graphs: bool = False, default_graphs: Iterable[str] | None = None,
+              named_graphs: Iterable[str] | None = None) -> QueryResult:
         """Run a SPARQL query; rows come lazily as :class:`kg.results.Row` (``.asdict()``).
 
         The query sees the user's dataset: the default graph (the asserted facts) and the user's own
@@ -130,20 +131,42 @@ class KnowledgeGraph:
         ``all_graphs=True`` shows every graph. (On a remote SPARQL endpoint the endpoint's own
         dataset applies.)
 
+        ``default_graphs`` and ``named_graphs`` (graph IRIs) set the query's dataset the way the
+        SPARQL 1.1 Protocol's ``default-graph-uri`` and ``named-graph-uri`` do: once either is given,
+        the default graph is the merge of ``default_graphs`` (empty if only ``named_graphs`` is given)
+        and ``GRAPH`` reaches exactly ``named_graphs`` (none if only ``default_graphs`` is given).
+        They take precedence over FROM / FROM NAMED in the query, may name bookkeeping graphs, and
+        make ``all_graphs`` moot. A graph the store lacks is simply empty. A remote endpoint gets
+        them as protocol parameters.
+
         >>> kg = KnowledgeGraph.open("memory")
         >>> _ = kg.add_document("notes", [Fact(URIRef("http://ex/a"), URIRef("http://ex/p"), URIRef("http://ex/b"))])
         >>> len(kg.query("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").rows())
         0
         >>> len(kg.query("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", all_graphs=True).rows()) > 0
         True
+        >>> kg.update("INSERT DATA { GRAPH <http://ex/g1> { <http://ex/a> <http://ex/p> 1 } "
+        ...           "GRAPH <http://ex/g2> { <http://ex/a> <http://ex/p> 2 } }")
+        >>> [str(r["o"]) for r in kg.query("SELECT ?o FROM <http://ex/g1> WHERE { ?s ?p ?o }",
+        ...                                  default_graphs=["http://ex/g2"])]
+        ['2']
+        >>> [str(r["g"]) for r in kg.query("SELECT ?g WHERE { GRAPH ?g { } }", named_graphs=["http://ex/g1"])]
+        ['http://ex/g1']
         """
         started = time.monotonic()
         check_query_shape(sparql)
-        named = None if all_graphs else self._user_named_graphs(sparql)
-        if named is None:
-            raw = self.store.query(sparql, timeout=timeout)
+        if default_graphs is not None or named_graphs is not None:
+            # the caller's dataset, whole: a part left out is empty, as in the protocol
+            raw = self.store.query(
+                sparql, timeout=timeout,
+                default_graph=dataset_graph_names(() if default_graphs is None else default_graphs, "default_graphs"),
+                named_graphs=dataset_graph_names(() if named_graphs is None else named_graphs, "named_graphs"))
         else:
-            raw = self.store.query(sparql, timeout=timeout, named_graphs=named)
+            named = None if all_graphs else self._user_named_graphs(sparql)
+            if named is None:
+                raw = self.store.query(sparql, timeout=timeout)
+            else:
+                raw = self.store.query(sparql, timeout=timeout, named_graphs=named)
         return QueryResult(raw, timeout=timeout if timeout is not None else self.default_timeout,
                            max_rows=max_rows, started=started)
 
@@ -446,6 +469,33 @@ class KnowledgeGraph:
 
 
 # ---------------------------------------------------------------------- helpers
+def dataset_graph_names(graphs: Iterable[str] | str, argument: str = "graph") -> list[ox.NamedNode]:
+    """Graph IRIs (strings, rdflib or pyoxigraph IRIs) as pyoxigraph names, checked one by one.
+
+    ``argument`` names where they came from in the error (``default_graphs``, ``default-graph-uri``).
+
+    >>> dataset_graph_names(["http://ex/g1"], "named_graphs")
+    [<NamedNode value=http://ex/g1>]
+    >>> dataset_graph_names(["g1"], "default-graph-uri")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kg.errors.KGQAError: [E-GRAPH-IRI] default-graph-uri 'g1' is not an absolute IRI (...); give the graph's full IRI, ...
+    """
+    if isinstance(graphs, (str, ox.NamedNode)):
+        graphs = [graphs]
+    names = []
+    for g in graphs:
+        value = g.value if isinstance(g, ox.NamedNode) else g
+        if not isinstance(value, str):
+            raise KGQAError(f"{argument} takes graph IRIs (strings), not {type(g).__name__}", code="E-GRAPH-IRI")
+        try:
+            names.append(ox.NamedNode(str(value)))
+        except ValueError as err:
+            raise KGQAError(f"{argument} {str(value)!r} is not an absolute IRI ({err}); give the graph's full "
+                            "IRI, such as http://example.org/graph", code="E-GRAPH-IRI") from None
+    return names
+
+
 def _s(term) -> str | None:
     return None if term is None else str(term)
 

@@ -24,6 +24,7 @@ import pyoxigraph as ox
 
 from kg.errors import (
     ForeignStoreError,
+    KGQAError,
     QueryError,
     ReadOnlyStoreError,
     RemoteStoreError,
@@ -50,7 +51,8 @@ class Store:
     kind = "abstract"
     location = ""
     read_only = False
-    #: whether ``query(named_graphs=...)`` is honoured (a remote endpoint keeps its own dataset)
+    #: whether kg.query may narrow ``GRAPH ?g`` to the user's graphs with ``query(named_graphs=...)``
+    #: (a remote endpoint cannot: the protocol's named-graph-uri would also empty its default graph)
     scopes_named_graphs = False
     _revision = None
 
@@ -70,10 +72,15 @@ class Store:
         with _REVISION_LOCK:
             self._revision[0] += 1
 
-    def query(self, sparql: str, *, timeout: float | None = None,
+    def query(self, sparql: str, *, timeout: float | None = None, default_graph: list | None = None,
               named_graphs: list | None = None):  # pragma: no cover - interface
-        """Run a query; ``named_graphs`` (pyoxigraph terms), when given, are the only graphs ``GRAPH ?g``
-        ranges over (None: all of them)."""
+        """Run a query, as ``pyoxigraph.Store.query`` does.
+
+        ``default_graph`` (graph names, pyoxigraph terms), when given, replaces the query's default
+        graph (and its FROM) by the merge of those graphs; ``named_graphs``, when given, are the only
+        graphs ``GRAPH`` reaches (and replace its FROM NAMED). None keeps that part as the query
+        (or the store) has it.
+        """
         raise NotImplementedError
 
     def named_graphs(self) -> list:
@@ -157,11 +164,14 @@ class OxigraphStore(Store):
         """The underlying ``pyoxigraph.Store``."""
         return self._store
 
-    def query(self, sparql, *, timeout=None, named_graphs=None):
+    def query(self, sparql, *, timeout=None, default_graph=None, named_graphs=None):
+        dataset = {}
+        if default_graph is not None:
+            dataset["default_graph"] = list(default_graph)
+        if named_graphs is not None:
+            dataset["named_graphs"] = list(named_graphs)
         try:
-            if named_graphs is not None:
-                return self._store.query(sparql, named_graphs=named_graphs)
-            return self._store.query(sparql)
+            return self._store.query(sparql, **dataset)
         except SyntaxError as err:
             raise QueryError(compact_error(err)) from None
         except OSError as err:
@@ -418,11 +428,14 @@ class RemoteStore(Store):
             raise RemoteStoreError(f"the endpoint {url} answered {resp.status_code}: {resp.text.strip()[:500]}")
         return resp
 
-    def query(self, sparql, *, timeout=None, named_graphs=None):
-        # named_graphs is not sent: the protocol's named-graph-uri would also empty the default graph,
-        # so a remote endpoint answers over its own dataset
+    def query(self, sparql, *, timeout=None, default_graph=None, named_graphs=None):
+        # kg.query scopes GRAPH ?g only where scopes_named_graphs is set, so a dataset reaching here is
+        # one the caller asked for: it goes out as the protocol's default-graph-uri / named-graph-uri
+        form = {"query": sparql}
+        if default_graph is not None or named_graphs is not None:
+            form.update(_protocol_dataset(default_graph, named_graphs))
         resp = self._post(
-            self.query_url, {"query": sparql},
+            self.query_url, form,
             accept="application/sparql-results+json, application/n-triples;q=0.9",
         )
         ctype = resp.headers.get("content-type", "").split(";")[0].strip()
@@ -462,6 +475,28 @@ class RemoteStore(Store):
 
     def close(self):
         self._client.close()
+
+
+def _protocol_dataset(default_graph, named_graphs) -> dict:
+    """The SPARQL Protocol form fields for a dataset, or a KGQAError when the protocol cannot say it.
+
+    The protocol replaces the whole dataset once either field is present, and has no name for "the
+    endpoint's own default graph" nor for an empty dataset.
+    """
+    if default_graph is None or named_graphs is None:
+        raise KGQAError("a remote SPARQL endpoint takes a whole dataset (default and named graphs together); "
+                        "pass both default_graph and named_graphs (an empty list for none)", code="E-DATASET")
+    fields: dict[str, list[str]] = {}
+    for name, graphs in (("default-graph-uri", default_graph), ("named-graph-uri", named_graphs)):
+        for g in graphs:
+            if not isinstance(g, ox.NamedNode):
+                raise KGQAError(f"the SPARQL Protocol names graphs by IRI only, not {g}; give the graphs' "
+                                "IRIs, or name them with FROM / FROM NAMED in the query", code="E-DATASET")
+            fields.setdefault(name, []).append(g.value)
+    if not fields:
+        raise KGQAError("the SPARQL Protocol cannot ask a remote endpoint for an empty dataset; "
+                        "name at least one graph", code="E-DATASET")
+    return fields
 
 
 class _Triples(list):

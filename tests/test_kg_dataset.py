@@ -131,3 +131,62 @@ def test_http_endpoint_and_cli_show_the_users_dataset(tmp_path):
     assert plain.exit_code == 0 and every.exit_code == 0
     assert plain.output.split() == ["g", "http://example.org/g1"]
     assert META in every.output.split()
+
+
+# ---------------------------------------------------------------------- a dataset chosen by the caller
+EXG = "http://example.org/"
+THREE_GRAPHS = (f"INSERT DATA {{ <{EXG}s> <{EXG}p> 'default' . GRAPH <{EXG}g1> {{ <{EXG}s> <{EXG}p> 'g1' }} "
+                f"GRAPH <{EXG}g2> {{ <{EXG}s> <{EXG}p> 'g2' }} }}")
+OBJECTS = "SELECT ?o WHERE { ?s ?p ?o } ORDER BY ?o"
+
+
+def objects(kg, sparql=OBJECTS, **kw):
+    return [str(r["o"]) for r in kg.query(sparql, **kw)]
+
+
+def test_dataset_arguments_choose_the_graphs(kg):  # conftest's kg: memory, disk and a remote endpoint
+    kg.update(THREE_GRAPHS)
+    g1, g2 = EXG + "g1", EXG + "g2"
+    assert objects(kg) == ["default"]
+    assert objects(kg, default_graphs=[g1]) == ["g1"]
+    assert objects(kg, default_graphs=[g1, URIRef(g2)]) == ["g1", "g2"]  # merged into one default graph
+    # only named graphs given: the default graph is empty, GRAPH reaches those graphs only
+    assert objects(kg, named_graphs=[g2]) == []
+    assert graphs(kg, named_graphs=[g2]) == [g2]
+    assert graphs(kg, default_graphs=[g1]) == []  # only default graphs given: no named graphs
+    assert graphs(kg, default_graphs=[g1], named_graphs=[g1, g2]) == [g1, g2]
+    # the arguments take precedence over FROM / FROM NAMED in the query (SPARQL 1.1 Protocol 2.1.4)
+    assert objects(kg, f"SELECT ?o FROM <{g2}> WHERE {{ ?s ?p ?o }}") == ["g2"]
+    assert objects(kg, f"SELECT ?o FROM <{g2}> WHERE {{ ?s ?p ?o }}", default_graphs=[g1]) == ["g1"]
+    from_named = f"SELECT DISTINCT ?g FROM NAMED <{g1}> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}"
+    assert [str(r["g"]) for r in kg.query(from_named, named_graphs=[g2])] == [g2]
+    assert [str(r["g"]) for r in kg.query(from_named, default_graphs=[g2])] == []
+    assert objects(kg, default_graphs=[EXG + "missing"]) == []  # an absent graph is an empty one
+    with pytest.raises(KGQAError, match="default_graphs 'g1' is not an absolute IRI") as err:
+        kg.query(OBJECTS, default_graphs=["g1"])
+    assert err.value.code == "E-GRAPH-IRI"
+    if kg.store.kind == "sparql":  # the protocol has no way to ask a remote endpoint for an empty dataset
+        with pytest.raises(KGQAError, match="empty dataset"):
+            kg.query(OBJECTS, default_graphs=[])
+    else:
+        assert objects(kg, default_graphs=[]) == []
+
+
+def test_dataset_arguments_may_name_bookkeeping_graphs(store):
+    store.import_file(DATA / "kg_people.nq")
+    doc = str(document_iri("kg_people.nq"))
+    assert graphs(store, named_graphs=[META, doc]) == [doc, META]
+    assert bool(store.query("ASK { ?d a <https://kgqa.dev/ns#Document> }", default_graphs=[META]))
+    # the document's graph holds a copy of its default-graph triple
+    assert [tuple(map(str, r)) for r in store.query("SELECT ?s ?p ?o WHERE { ?s ?p ?o }", default_graphs=[doc])] == [
+        (EXG + "a", EXG + "p", EXG + "b")]
+
+
+def test_updates_see_every_graph_unless_they_name_theirs(store):
+    """Oxigraph's updates take no dataset: GRAPH ?g in an update reaches kgqa's graphs (as documented)."""
+    store.import_file(DATA / "kg_people.nq")
+    store.update(f"DELETE {{ GRAPH ?g {{ ?s ?p ?o }} }} USING NAMED <{EXG}g1> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}")
+    assert graphs(store, all_graphs=True) == [str(document_iri("kg_people.nq")), META]  # g1 emptied, rest kept
+    assert len(store.documents()) == 1
+    store.update("DELETE WHERE { GRAPH ?g { ?s ?p ?o } }")
+    assert graphs(store, all_graphs=True) == [] and store.documents() == []

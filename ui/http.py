@@ -10,7 +10,8 @@ Routes of the app that :func:`create_app` returns:
 
 =====================  ===========================================================================
 ``GET/POST /sparql``   SPARQL 1.1 Protocol: ``GET ?query=``, ``POST`` form-encoded (``query=`` or
-                       ``update=``), ``POST application/sparql-query`` / ``application/sparql-update``
+                       ``update=``), ``POST application/sparql-query`` / ``application/sparql-update``;
+                       queries take ``default-graph-uri`` / ``named-graph-uri`` (repeatable)
 ``GET /health``        liveness and readiness: ``{"status": "ok", "ready": true, ...}``; with the chat
                        service mounted, ``"ready"`` is false (``"status": "starting"``) until the
                        question models are loaded, and ``"questions"`` shows the question queue
@@ -56,9 +57,19 @@ Questions are the exception: ``POST /api/ask`` waits on the question queue's own
   files; kgqa's bookkeeping graphs (documents, meta, inferred, predicted) are left out of
   ``GRAPH ?g`` but answer by name (``GRAPH <https://kgqa.dev/graph/meta>``, ``FROM NAMED``);
   ``create_app(kg, all_graphs=True)`` (``kgqa serve --all-graphs``) shows them all;
-* no acceptable result format: **406**; an unsupported request content type: **415**;
-  ``default-graph-uri``/``named-graph-uri`` (and the ``using-`` variants) are refused with 400: use
-  ``FROM``/``FROM NAMED`` (or ``USING``) in the query text instead.
+* ``default-graph-uri`` and ``named-graph-uri`` (each repeatable; in the URL, or in the form body of
+  a form POST) set a query's dataset as the Protocol says (section 2.1.4): the default graph is the
+  merge of the ``default-graph-uri`` graphs, ``GRAPH`` reaches the ``named-graph-uri`` graphs only,
+  a kind not given is empty, and FROM / FROM NAMED in the query are ignored. Bookkeeping graphs may
+  be named there. A value that is not an absolute IRI: **400** ``E-GRAPH-IRI``;
+* updates act on the whole store: Oxigraph's update engine takes no dataset, so ``GRAPH ?g`` in an
+  update's WHERE (``DELETE WHERE { GRAPH ?g { ?s ?p ?o } }``) and ``CLEAR ALL`` / ``CLEAR NAMED``
+  also reach kgqa's bookkeeping graphs (documents' provenance, meta, inferred conclusions). To touch
+  only some graphs, name them: ``DROP GRAPH <g>``, ``WITH <g> DELETE ...``, or
+  ``DELETE { GRAPH ?g { ... } } USING NAMED <g1> USING NAMED <g2> WHERE { GRAPH ?g { ... } }``.
+  For the same reason ``using-graph-uri`` / ``using-named-graph-uri`` are refused with **400**: write
+  ``USING <g>`` / ``USING NAMED <g>`` (or ``WITH <g>``) in the update text instead;
+* no acceptable result format: **406**; an unsupported request content type: **415**.
 """
 from __future__ import annotations
 
@@ -76,6 +87,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from kg.graph import dataset_graph_names
 from kg.query_shape import check_query_shape
 from kg.errors import (
     KGQAError,
@@ -122,7 +134,8 @@ _CANONICAL = {
     "SELECT": {key: mt for mt, key in reversed(RESULT_OFFERS)},
     "CONSTRUCT": {key: mt for mt, key in reversed(GRAPH_OFFERS)},
 }
-_DATASET_PARAMS = ("default-graph-uri", "named-graph-uri", "using-graph-uri", "using-named-graph-uri")
+_QUERY_DATASET_PARAMS = ("default-graph-uri", "named-graph-uri")
+_UPDATE_DATASET_PARAMS = ("using-graph-uri", "using-named-graph-uri")
 
 
 @dataclass(frozen=True)
@@ -323,9 +336,11 @@ def _check_text(kind: str, text: str, settings: EndpointSettings) -> None:
                       allow_service=settings.allow_service)
 
 
-def _answer_query(kg, text: str, accept: str | None, formats: list[str], settings: EndpointSettings):
+def _answer_query(kg, text: str, accept: str | None, formats: list[str], settings: EndpointSettings,
+                  dataset: dict | None = None):
     _check_text("query", text, settings)
-    result = kg.query(text, timeout=settings.timeout, max_rows=settings.max_rows, all_graphs=settings.all_graphs)
+    result = kg.query(text, timeout=settings.timeout, max_rows=settings.max_rows, all_graphs=settings.all_graphs,
+                      **(dataset or {}))
     media, key = negotiate(result.type, accept, formats)
     return media, result.serialize(key)
 
@@ -434,6 +449,31 @@ async def _parse_request(request: Request, settings: EndpointSettings) -> tuple[
     return ("query", query, params) if query is not None else ("update", update, params)
 
 
+def _dataset_of(kind: str, params: dict[str, list[str]]) -> dict | None:
+    """``kg.query`` keyword arguments for the request's dataset parameters (None: the default dataset)."""
+    if kind == "update":
+        for name in _UPDATE_DATASET_PARAMS + _QUERY_DATASET_PARAMS:
+            if name in params:
+                hint = ("" if name.startswith("using-") else
+                        f" ({name!r} is a query parameter; an update's would be using-graph-uri)")
+                raise ProtocolError(400, "E-PROTOCOL",
+                                    f"the {name!r} parameter is not supported for updates{hint}: the update "
+                                    "engine takes no dataset; write USING <graph> / USING NAMED <graph> "
+                                    "(or WITH <graph>) in the update text instead")
+        return None
+    for name in _UPDATE_DATASET_PARAMS:
+        if name in params:
+            raise ProtocolError(400, "E-PROTOCOL", f"{name!r} is for updates; a query's dataset is given with "
+                                "default-graph-uri / named-graph-uri (or FROM / FROM NAMED in the query)")
+    if not any(name in params for name in _QUERY_DATASET_PARAMS):
+        return None
+    try:
+        return {"default_graphs": dataset_graph_names(params.get("default-graph-uri", []), "default-graph-uri"),
+                "named_graphs": dataset_graph_names(params.get("named-graph-uri", []), "named-graph-uri")}
+    except KGQAError as err:
+        raise ProtocolError(400, err.code, err.message + " (percent-encode it in the URL or form)") from None
+
+
 def _check_update_auth(request: Request, settings: EndpointSettings) -> None:
     if not settings.update_token:
         raise ProtocolError(403, "E-UPDATE-DISABLED",
@@ -454,7 +494,9 @@ _BODY_DOC = {
     "requestBody": {
         "content": {
             FORM: {"schema": {"type": "object", "properties": {
-                "query": {"type": "string"}, "update": {"type": "string"}}}},
+                "query": {"type": "string"}, "update": {"type": "string"},
+                "default-graph-uri": {"type": "array", "items": {"type": "string"}},
+                "named-graph-uri": {"type": "array", "items": {"type": "string"}}}}},
             SPARQL_QUERY: {"schema": {"type": "string"}},
             SPARQL_UPDATE: {"schema": {"type": "string"}},
         }
@@ -496,18 +538,14 @@ def create_app(kg, *, update_token: str | None = None, timeout: float = 30.0, ma
     async def sparql_endpoint(request: Request) -> Response:
         try:
             kind, text, params = await _parse_request(request, settings)
-            for name in _DATASET_PARAMS:
-                if name in params:
-                    raise ProtocolError(400, "E-PROTOCOL",
-                                        f"the {name!r} parameter is not supported; name graphs in the query "
-                                        "with FROM / FROM NAMED (updates: USING / WITH) instead")
+            dataset = _dataset_of(kind, params)
             if kind == "update":
                 _check_update_auth(request, settings)
                 await run_in_worker(app, _apply_update, kg, text, settings)
                 return Response(status_code=204)
             formats = [v for name in ("format", "output", "results") for v in params.get(name, []) if v]
             media, body = await run_in_worker(
-                app, _answer_query, kg, text, request.headers.get("accept"), formats, settings,
+                app, _answer_query, kg, text, request.headers.get("accept"), formats, settings, dataset,
                 timeout=settings.timeout + settings.guard_grace)
             return Response(body, media_type=media, headers={"Vary": "Accept"})
         except Exception as err:  # noqa: BLE001 - every failure becomes an HTTP answer
@@ -520,6 +558,12 @@ def create_app(kg, *, update_token: str | None = None, timeout: float = 30.0, ma
         query: str | None = Query(None, description="The SPARQL query."),
         format: str | None = Query(None, description="json, xml, csv, tsv (SELECT/ASK); ttl, nt, jsonld, xml "
                                                      "(CONSTRUCT/DESCRIBE). Overrides the Accept header."),
+        default_graph_uri: list[str] | None = Query(None, alias="default-graph-uri",
+                                                    description="A graph IRI merged into the query's default "
+                                                    "graph (repeatable); overrides FROM / FROM NAMED."),
+        named_graph_uri: list[str] | None = Query(None, alias="named-graph-uri",
+                                                  description="A graph IRI the query's GRAPH may reach "
+                                                  "(repeatable); overrides FROM / FROM NAMED."),
     ) -> Response:
         return await sparql_endpoint(request)
 
