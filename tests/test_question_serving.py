@@ -332,29 +332,37 @@ def test_a_budget_that_covers_every_wording_ranks_as_without_one(tmp_path, fake_
     assert [(ps.path, round(ps.score, 6)) for ps in ample] == [(ps.path, round(ps.score, 6)) for ps in free]
 
 
-def test_an_answer_planned_within_a_short_budget_is_provisional_and_not_cached(films):
+def test_a_provisional_answer_says_so_and_is_served_from_the_cache_only_while_busy(films):
     from reasoning.vector_cache import current_budget
 
-    calls = []
+    budgets, release = [], threading.Event()
 
     def answer(kg, question, method, k):
-        calls.append(current_budget())
+        if question == "slow":
+            release.wait(5)
+            return _Answer(question)
+        budgets.append(current_budget())
         current_budget().skipped += 3  # as a planner that had to leave three paths out
-
-        class Result:
-            warnings: list = []
-        result = Result()
+        result = _Answer(question)
         result.warnings = []
         return result
 
     queue = QuestionQueue(films, answer=answer, warm_up=lambda: None, wording_budget=50).start(background=False)
     try:
         first = queue.ask("who directed [Night Harbour]")
-        queue.ask("who directed [Night Harbour]")
-        assert len(calls) == 2 and calls[0].wordings == 50  # asked twice: the first answer was not cached
-        assert queue.stats()["provisional"] == 2 and queue.stats()["cache_hits"] == 0
-        assert any("not compared yet" in w for w in first.warnings)
+        assert any("not compared yet" in w for w in first.warnings) and budgets[0].wordings == 50
+        queue.ask("who directed [Night Harbour]")  # idle: planned again, to compare more
+        assert len(budgets) == 2 and queue.stats()["cache_hits"] == 0
+        slow = queue.submit("slow")
+        deadline = time.monotonic() + 5
+        while queue.idle() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert queue.ask("who directed [Night Harbour]") is not None  # busy: the provisional answer is served
+        assert len(budgets) == 2 and queue.stats()["cache_hits"] == 1 and queue.stats()["provisional"] == 2
+        release.set()
+        slow.result(5)
     finally:
+        release.set()
         queue.close()
 
 

@@ -41,7 +41,7 @@ from kg.errors import KGQAError
 from kg.namespaces import INFERRED_GRAPH, KGQA, RDF, RDFS, SKOS
 from kg.terms import sparql_term
 from ui import formatting as fmt
-from ui.question_queue import DEFAULT_MAX_WAIT, QuestionQueue, ServiceBusyError, embed_batch
+from ui.question_queue import DEFAULT_MAX_WAIT, DEFAULT_WORDING_BUDGET, QuestionQueue, ServiceBusyError, embed_batch
 
 log = logging.getLogger("kgqa.chat")
 
@@ -120,7 +120,7 @@ class ChatService:
                  max_file_size: int = DEFAULT_MAX_FILE_SIZE, sparql_timeout: float = 30.0,
                  sparql_max_rows: int = 10_000, method: str = "auto", max_wait: float = DEFAULT_MAX_WAIT,
                  prefill_vectors: bool = False, on_ready: Callable | None = None,
-                 questions: QuestionQueue | None = None):
+                 questions: QuestionQueue | None = None, wording_budget: int | None = DEFAULT_WORDING_BUDGET):
         self.kg = kg
         self.update_token = update_token or None
         self.examples_file = Path(examples_file) if examples_file else None
@@ -141,7 +141,8 @@ class ChatService:
         self.questions = questions or QuestionQueue(
             kg, answer=self._answer_question, prepare=embed_batch, warm_up=self._load_models,
             warm_question=lambda: next(iter(self.examples(1)), None), max_wait=max_wait,
-            idle=self._prefill_vectors if prefill_vectors else None, on_ready=on_ready)
+            idle=self._prefill_vectors if prefill_vectors else None, on_ready=on_ready,
+            wording_budget=wording_budget)
 
     # ------------------------------------------------------------------ chat
     def warm_up(self, *, background: bool = True) -> None:
@@ -727,7 +728,7 @@ def mount_ui(app, kg, *, update_token: str | None = None, path: str = "/",
              max_file_size: int = DEFAULT_MAX_FILE_SIZE, concurrency: int = DEFAULT_CONCURRENCY,
              examples_file: str | Path | None = DEMO_QUESTIONS, service: ChatService | None = None,
              warm_up: bool = True, max_wait: float = DEFAULT_MAX_WAIT, prefill_vectors: bool = True,
-             on_ready: Callable | None = None):
+             on_ready: Callable | None = None, wording_budget: int | None = DEFAULT_WORDING_BUDGET):
     """Add ``POST /api/ask``, ``POST /api/ingest`` and the Gradio UI (at ``path``) to a FastAPI app.
 
     The REST routes are added before the UI so the UI mounted at ``/`` does not hide them; the
@@ -736,13 +737,15 @@ def mount_ui(app, kg, *, update_token: str | None = None, path: str = "/",
     called when they have; ``/health`` shows it); questions then go through the service's
     :class:`~ui.question_queue.QuestionQueue` (waits bounded by ``max_wait`` seconds), and with
     ``prefill_vectors`` the idle server embeds every entity's relation-path paraphrases into the
-    store's vector cache.
+    store's vector cache; ``wording_budget`` bounds the new path wordings one question may embed
+    (:class:`reasoning.vector_cache.WordingBudget`; None: no bound).
     """
     import gradio as gr
 
     service = service or ChatService(kg, update_token=update_token, examples_file=examples_file,
                                      max_file_size=max_file_size, max_wait=max_wait,
-                                     prefill_vectors=prefill_vectors, on_ready=on_ready)
+                                     prefill_vectors=prefill_vectors, on_ready=on_ready,
+                                     wording_budget=wording_budget)
     app.state.questions = service.questions  # /health reports its readiness
     add_api_routes(app, service)
     demo = build_ui(service)

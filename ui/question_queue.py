@@ -18,7 +18,8 @@ One :class:`QuestionQueue` stands between the front doors (``POST /api/ask``, th
   second of MiniLM) relation-path wordings the store's vector cache does not hold yet
   (:class:`reasoning.vector_cache.WordingBudget`): on a freshly built graph the planner scores the
   one-hop paths and the longer paths likeliest to fit the question, and leaves the rest for the idle
-  job. Such an answer says so in its warnings and is not cached, so asking again compares more;
+  job. A batch shares one budget. Such an answer says so in its warnings; its cached copy is served
+  only while the service is busy, so the same question asked when idle compares more;
 * **bounded waits** — a question that would wait longer than ``max_wait`` (default 10 s), judged
   from the queue's length and the measured answering time, is refused at once with
   :class:`ServiceBusyError` (``retry_after`` seconds; HTTP 503 with ``Retry-After``). A question
@@ -162,6 +163,7 @@ class QuestionQueue:
         self._queue: deque[_Job] = deque()
         self._pending: dict[tuple, _Job] = {}
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
+        self._provisional: set[tuple] = set()  # cached answers planned with some paths left out
         self._busy = 0  # questions being answered right now
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -260,7 +262,7 @@ class QuestionQueue:
         now = time.monotonic()
         with self._lock:
             self.counts["asked"] += 1
-            if key in self._cache:
+            if key in self._cache and not (key in self._provisional and self.idle()):
                 self._cache.move_to_end(key)
                 self.counts["cache_hits"] += 1
                 fut: concurrent.futures.Future = concurrent.futures.Future()
@@ -345,6 +347,9 @@ class QuestionQueue:
                     self._prepare(self.kg, [job.question for job in batch])
                 except Exception:  # noqa: BLE001 - preparation only saves time; answering reports errors
                     log.debug("batch preparation failed", exc_info=True)
+            # the batch shares one wording budget (about a second of MiniLM), so a full queue of questions
+            # about entities never planned before plans each with little more than its one-hop paths
+            share = None if self.wording_budget is None else self.wording_budget // len(batch)
             for i, job in enumerate(batch):
                 t = time.monotonic()
                 if t + min(REPLY_MARGIN, 0.1 * self.max_wait) > job.deadline:  # its caller has had its 503: spend the time on the others
@@ -356,7 +361,7 @@ class QuestionQueue:
                             retry_after=self.service_seconds))
                     continue
                 try:
-                    value, provisional = self._answer_within_budget(job.question, job.method, job.k)
+                    value, provisional = self._answer_within_budget(job.question, job.method, job.k, share)
                 except BaseException as err:  # noqa: BLE001 - handed to the waiting caller
                     self.counts["failed"] += 1
                     with self._lock:
@@ -369,20 +374,21 @@ class QuestionQueue:
                     self._times.append(spent)
                     self.service_seconds = sum(self._times) / len(self._times)
                     self.counts["answered"] += 1
-                    if provisional:
-                        self.counts["provisional"] += 1
-                    elif getattr(self.kg.store, "revision", 0) == job.revision:  # no write landed meanwhile
+                    self.counts["provisional"] += provisional
+                    if getattr(self.kg.store, "revision", 0) == job.revision:  # no write landed meanwhile
                         self._cache[job.key] = value
+                        (self._provisional.add if provisional else self._provisional.discard)(job.key)
                         while len(self._cache) > self.cache_size:
-                            self._cache.popitem(last=False)
+                            self._provisional.discard(self._cache.popitem(last=False)[0])
                     self._finish(job, value=value)
 
-    def _answer_within_budget(self, question: str, method: str, k: int) -> tuple[Any, bool]:
-        """(answer, provisional): the answer planned with at most :attr:`wording_budget` new path wordings;
-        provisional when some candidate paths had to be left unscored (then it is not cached, and says so)."""
+    def _answer_within_budget(self, question: str, method: str, k: int, wordings: int | None = -1) -> tuple[Any, bool]:
+        """(answer, provisional): the answer planned with at most ``wordings`` (default
+        :attr:`wording_budget`) new path wordings; provisional when some candidate paths had to be left
+        unscored: it says so, and its cached copy is only served while the service is busy."""
         from reasoning.vector_cache import wording_budget
 
-        with wording_budget(self.wording_budget) as budget:
+        with wording_budget(self.wording_budget if wordings == -1 else wordings) as budget:
             value = self._answer(self.kg, question, method, k)
         if budget is None or not budget.skipped:
             return value, False
@@ -434,4 +440,5 @@ class QuestionQueue:
         return out
 
 
-__all__ = ["QuestionQueue", "ServiceBusyError", "normalise_question", "embed_batch", "DEFAULT_MAX_WAIT"]
+__all__ = ["QuestionQueue", "ServiceBusyError", "normalise_question", "embed_batch", "DEFAULT_MAX_WAIT",
+           "DEFAULT_WORDING_BUDGET"]

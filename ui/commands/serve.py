@@ -26,6 +26,10 @@ def serve(
     prefill: bool = typer.Option(True, "--prefill/--no-prefill", help="While idle, embed every entity's "
                                  "relation-path paraphrases into the store's vector cache (kgqa-vectors/ in the "
                                  "store folder), so questions about any entity plan fast, in this and later processes."),
+    wording_budget: int = typer.Option(256, "--wording-budget", min=0, help="New relation-path wordings one "
+                                       "question may embed (about 1 s of MiniLM per 256): on a graph whose "
+                                       "vector cache is not filled yet, questions score the paths likeliest to "
+                                       "fit and say their answer is provisional; 0: no limit."),
     all_graphs: bool = typer.Option(False, "--all-graphs", help="Also show kgqa's own graphs (documents, meta, "
                                     "inferred, predicted) to GRAPH ?g; without it they answer only by name."),
 ):
@@ -49,7 +53,7 @@ def serve(
         app = build_app(kg, update_token=update_token, timeout=timeout, max_rows=max_rows, all_graphs=all_graphs)
         # chat UI at /, POST /api/ask and /api/ingest; the question models load in the background
         app = mount_ui(app, kg, update_token=update_token, max_wait=max_wait, prefill_vectors=prefill,
-                       on_ready=_say_ready)
+                       on_ready=_say_ready, wording_budget=wording_budget or None)
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         typer.echo(f"kgqa: serving {location} at {url}/ (chat UI), {url}/sparql (docs: {url}/docs); "
                    f"updates {'need the bearer token' if update_token else 'are disabled'}; Ctrl+C stops")
