@@ -183,3 +183,33 @@ def test_participle_labels_read_as_verbs_only_before_a_noun():
     assert any("X starred" in q for q in films)
     located = {natural_question(path, words, 2, rng, pairs=1.0) for path in ([1, 3], [3, 1]) for _ in range(200)}
     assert located and not any(w in q for q in located for w in ("co-locates", "located by", "located together"))
+
+
+@pytest.mark.slow
+def test_a_stopped_run_resumes_where_it_was_and_ends_as_an_uninterrupted_one(tmp_path):
+    import torch
+
+    from kg.errors import KGQAError
+    from reasoning.gnn.training import CHECKPOINT_FILE
+    from reasoning.gnn.reasoner import train_reasoner
+
+    torch.set_num_threads(1)
+    settings = dict(epochs=2, num_questions=60, seed=0, batch_size=8, device="cpu")
+    with KnowledgeGraph.open(str(tmp_path / "whole")) as kg:
+        kg.import_file(PEOPLE, "pipe")
+        whole = train_reasoner(kg, **settings)
+        whole_state = torch.load(Path(whole.model_dir) / "model.pt", weights_only=False)["state_dict"]
+        assert not (Path(whole.model_dir) / CHECKPOINT_FILE).exists()  # a finished run leaves none
+    with KnowledgeGraph.open(str(tmp_path / "parts")) as kg:
+        kg.import_file(PEOPLE, "pipe")
+        stopped = train_reasoner(kg, time_budget=1e-6, **settings)  # stops after the first batch
+        checkpoint = Path(stopped.model_dir) / CHECKPOINT_FILE
+        assert stopped.epochs == 0 and checkpoint.exists() and (Path(stopped.model_dir) / "model.pt").exists()
+        with pytest.raises(KGQAError, match="other settings"):
+            train_reasoner(kg, resume=True, **{**settings, "epochs": 3})
+        resumed = train_reasoner(kg, resume=True, **settings)
+        assert resumed.epochs == 2 and not checkpoint.exists()
+        state = torch.load(Path(resumed.model_dir) / "model.pt", weights_only=False)["state_dict"]
+    assert state.keys() == whole_state.keys()
+    assert all(torch.allclose(state[k].float(), whole_state[k].float(), atol=1e-5) for k in state)
+    assert resumed.held_out_hits1 == whole.held_out_hits1

@@ -45,6 +45,7 @@ from reasoning.gnn.convert import Fingerprint, GraphTensors, fingerprint, finger
 from reasoning.gnn.layers import QuestionRelationConv
 from reasoning.gnn.questions import PathIndex, generate_questions, relation_wordings
 from reasoning.gnn.text import DIMENSION, MAX_DISTANCE, encode_items, encode_questions, mask_topic, pad
+from reasoning.gnn.training import CHECKPOINT_FILE, TrainingCheckpoint, fit
 
 META_FILE = "meta.json"
 #: how a hop picks its relation and how many hops a question takes: "stop" = softmax over the
@@ -323,7 +324,8 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
                    lr: float = 1e-3, seed: int = 0, time_budget: float | None = None, exclude_topics=(),
                    choice: str = PATHS, grammar: float = 0.2, pairs: float = 0.5, category: float = 0.3,
                    natural: float = 0.5, distinct: bool = False, layers: int = 2, equivalent: int = 0,
-                   zero_shot: float | None = None, log=None) -> TrainReport:
+                   zero_shot: float | None = None, resume: bool = False, checkpoint_every: float = 600.0,
+                   log=None) -> TrainReport:
     """Generate questions from the graph's own paths, train the reasoner on them, save it with a fingerprint.
 
     ``num_questions`` defaults to twice the number of facts, between 600 and 20,000; 5% are held out
@@ -331,6 +333,10 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
     ``exclude_topics`` (labels or IRIs) never start a generated question: questions about them are held out.
     The epoch with the best held-out Hits@1 is the one saved. ``zero_shot`` (path reader) weighs the
     untouched MiniLM's match added when answering (default :data:`reasoning.gnn.paths.ZERO_SHOT`; 0 = off).
+
+    Every ``checkpoint_every`` seconds and after each epoch the run saves ``checkpoint.pt`` in the model
+    folder (removed when the run completes); ``resume=True`` continues from it, with the same settings
+    on the same graph (a run stopped by ``time_budget`` or killed with the session goes on where it was).
     """
     if choice != PATHS and choice not in CHOICES:
         raise KGQAError(f"choice must be {PATHS!r} or one of {CHOICES}, not {choice!r}", code="E-GNN-CHOICE")
@@ -351,6 +357,14 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
                for iri in ([t] if t in graph.entity_index else prep.by_label.get(" ".join(t.casefold().split()), []))}
     questions = generate_questions(graph, n, max_hops=hops, seed=seed, index=index, exclude=exclude,
                                    grammar=grammar, pairs=pairs, category=category, natural=natural)
+    checkpoint = TrainingCheckpoint(out_dir / CHECKPOINT_FILE, {
+        "epochs": epochs, "questions": n, "batch_size": batch_size, "hidden": hidden, "hops": hops, "lr": lr,
+        "seed": seed, "exclude": sorted(exclude), "choice": choice, "grammar": grammar, "pairs": pairs,
+        "category": category, "natural": natural, "distinct": distinct, "layers": layers, "equivalent": equivalent,
+        "zero_shot": zero_shot, "graph": fingerprint(graph).to_json()}, every=checkpoint_every)
+    if not resume and checkpoint.path.is_file():
+        log(f"starting afresh: the checkpoint of an earlier run in {out_dir} is replaced (--resume continues it)")
+        checkpoint.remove()
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(questions))
     held = max(1, len(questions) // 20)
@@ -360,7 +374,8 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
         net, hits, by_hops, done_epochs = _train_paths(graph, index, train_qs, dev_qs, epochs=epochs, hops=hops,
                                                        batch_size=batch_size, lr=lr, layers=layers, seed=seed,
                                                        dev=dev, rng=rng, started=started, time_budget=time_budget,
-                                                       log=log, equivalent=equivalent, zero_shot=zero_shot)
+                                                       log=log, equivalent=equivalent, zero_shot=zero_shot,
+                                                       checkpoint=checkpoint)
         config = {"choice": choice, "hops": hops, "layers": layers, "paths": [list(p) for p in net.paths],
                   "relations": graph.relations, "zero_shot": net.reader.zero_shot}
         state = {"state_dict": net.reader.cpu().saved_state(), "config": config}
@@ -396,9 +411,9 @@ def train_reasoner(kg, *, model_dir=None, epochs: int = 4, num_questions: int | 
                                                   reduction="sum") / len(batch)
         return loss + _path_loss(out, batch, net.num_types // 2, dev, choice=net.choice)
 
-    hits, by_hops, done_epochs = _fit(
+    hits, by_hops, done_epochs = fit(
         net, opt, sched, step, len(train_qs), epochs=epochs, batch_size=batch_size, rng=rng, started=started,
-        time_budget=time_budget, log=log, clip=10.0,
+        time_budget=time_budget, log=log, clip=10.0, checkpoint=checkpoint,
         evaluate=lambda: _evaluate(net, dev_qs, encoded, graph, edge_index, edge_type, dev),
         snapshot=lambda: {k: v.detach().clone() for k, v in net.state_dict().items()}, restore=net.load_state_dict)
     config = {"hidden": hidden, "hops": hops, "choice": choice, "distinct": distinct, "relations": graph.relations}
@@ -420,49 +435,8 @@ def _save(kg, out_dir: Path, state: dict, graph, questions: int, done_epochs: in
     return report
 
 
-def _fit(module, opt, sched, step, n: int, *, epochs, batch_size, rng, started, time_budget, log, evaluate,
-         snapshot, restore, clip: float | None = None):
-    """The training loop of both readers: shuffled batches, ``step(rows)`` returns a batch's loss; after each
-    epoch ``evaluate()`` gives held-out ``(hits, by_hops)`` and the best epoch's ``snapshot()`` is restored at
-    the end (held-out Hits@1 wobbles between epochs). Returns ``(hits, by_hops, epochs run)``."""
-    best, done = (-1.0, {}, None, 0), 0
-    for epoch in range(epochs):
-        module.train()
-        perm = rng.permutation(n)
-        total = 0.0
-        for lo in range(0, n, batch_size):
-            rows = perm[lo:lo + batch_size].tolist()
-            loss = step(rows)
-            opt.zero_grad()
-            loss.backward()
-            if clip:
-                nn.utils.clip_grad_norm_(module.parameters(), clip)
-            opt.step()
-            total += float(loss.detach()) * len(rows)
-            if (lo // batch_size) % 100 == 99:
-                log(f"epoch {epoch + 1}: {lo + len(rows):,}/{n:,} questions, "
-                    f"loss {total / (lo + len(rows)):.4f} ({time.monotonic() - started:.0f} s)")
-            if time_budget and time.monotonic() - started > time_budget:
-                break
-        done = epoch + 1
-        sched.step()
-        hits, by_hops = evaluate()
-        log(f"epoch {epoch + 1}: loss {total / max(n, 1):.4f}, held-out Hits@1 {hits:.3f} "
-            f"{by_hops} ({time.monotonic() - started:.0f} s)")
-        if hits > best[0]:
-            best = (hits, by_hops, snapshot(), epoch + 1)
-        if time_budget and time.monotonic() - started > time_budget:
-            log("time budget reached")
-            break
-    hits, by_hops, state, kept = best
-    if state is not None:
-        restore(state)
-        log(f"keeping epoch {kept} (held-out Hits@1 {hits:.3f})")
-    return hits, by_hops, done
-
-
 def _train_paths(graph, index, train_qs, dev_qs, *, epochs, hops, batch_size, lr, layers, seed, dev, rng, started,
-                 time_budget, log, equivalent: int = 0, zero_shot: float | None = None):
+                 time_budget, log, equivalent: int = 0, zero_shot: float | None = None, checkpoint=None):
     """Fine-tune the path reader (:mod:`reasoning.gnn.paths`): each generated question against the paths its
     topic can start, cross-entropy towards the path that generated it (and, with ``equivalent=K``, towards
     any of the K best-matching paths that reach exactly its answers). Returns ``(net, hits, by_hops, epochs)``."""
@@ -501,9 +475,10 @@ def _train_paths(graph, index, train_qs, dev_qs, *, epochs, hops, batch_size, lr
                         right[j, c] = True
         return (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~right, -1e4), 1)).mean()
 
-    hits, by_hops, done = _fit(
+    hits, by_hops, done = fit(
         reader, opt, sched, step, len(train_qs), epochs=epochs, batch_size=batch_size, rng=rng, started=started,
-        time_budget=time_budget, log=log, evaluate=lambda: _evaluate_paths(net, dev_qs, index, dev),
+        time_budget=time_budget, log=log, checkpoint=checkpoint,
+        evaluate=lambda: _evaluate_paths(net, dev_qs, index, dev),
         snapshot=lambda: {k: v.detach().clone() for k, v in reader.saved_state().items()}, restore=reader.load_saved)
     net.eval()
     return net, hits, by_hops, done

@@ -29,8 +29,12 @@ def train_reasoner(
     zero_shot: Optional[float] = typer.Option(
         None, "--zero-shot", min=0.0,
         help="Weight of the untouched MiniLM's question/path match added when answering (default 0.5; 0: off)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (killed, or stopped by "
+                                "--time-budget) from the checkpoint in the model folder; give the same options."),
 ):
-    """Train the multi-hop GNN reasoner on questions generated from the graph's own paths (no labels needed)."""
+    """Train the multi-hop GNN reasoner on questions generated from the graph's own paths (no labels needed).
+
+    The run saves a checkpoint every 10 minutes and after each epoch; --resume goes on from it."""
     from kg import KnowledgeGraph
     from reasoning.gnn.reasoner import train_reasoner as train
     from ui.cli import fail
@@ -38,7 +42,8 @@ def train_reasoner(
     try:
         with KnowledgeGraph.open(_store(store), create=False) as kg:
             report = train(kg, epochs=epochs, num_questions=questions, device=device, time_budget=time_budget,
-                           model_dir=model_dir, zero_shot=zero_shot, log=lambda msg: typer.echo(msg, err=True))
+                           model_dir=model_dir, zero_shot=zero_shot, resume=resume,
+                           log=lambda msg: typer.echo(msg, err=True))
             if model_dir is None:  # `ask` ranks the reasoner's paths with the planner's: refit that ranking now
                 from reasoning.ranking import refit_after_training
 
