@@ -1,11 +1,12 @@
 """Questions over a graph built from text: accuracy per question kind.
 
-Builds a graph from the small corpus in ``bench/data/textqa/corpus`` (eleven short documents on the
+Builds a graph from the small corpus in ``bench/data/textqa/corpus`` (fourteen short documents on the
 history of computing, written for kgqa) with the extraction pipeline (:mod:`nlp.pipeline`), then asks
 ``bench/data/textqa/questions.tsv`` (``kind<TAB>question<TAB>answer|answer``) through
 :func:`reasoning.ask` and prints accuracy per kind. A question is right when:
 
 * ``list``: every expected answer is among the answers;
+* ``set``: the answers are exactly the expected ones (nothing of another type mixed in);
 * ``count`` / ``yesno``: the top answer is the expected number / ``yes`` or ``no``;
 * ``unknown``: the answer list is empty (the graph does not know);
 * every other kind: the top answer is one of the expected answers.
@@ -59,6 +60,8 @@ def correct(kind: str, expected: list[str], labels: list[str]) -> bool:
         return False
     if kind == "list":
         return set(expected) <= set(labels)
+    if kind == "set":
+        return set(expected) == set(labels)
     return labels[0] in expected
 
 

@@ -163,6 +163,16 @@ def _reach(index, topic, path) -> set:
     return {n for n in reach(index, topic, path, cap=5000) if n != topic}
 
 
+def _reach_both_ways(index, topic, path) -> set:
+    """What ``path`` reaches, its symmetric relations followed both ways (:mod:`reasoning.reading`)."""
+    from reasoning.reading import symmetric_variants
+
+    out: set = set()
+    for variant in symmetric_variants(index, path):
+        out |= _reach(index, topic, variant)
+    return out
+
+
 def gather(kg, question, *, gnn=None, holdout: str | None = None) -> Evidence:
     """Candidate paths of a parsed question with every part's view of them (see the module docstring)."""
     from reasoning.planner import candidate_paths, score_paths
@@ -179,6 +189,11 @@ def gather(kg, question, *, gnn=None, holdout: str | None = None) -> Evidence:
     known = set(paths)
     paths = paths + [p for p in gnn_weights if p not in known and p]
     ranked = score_paths(index, question, paths, kg=kg, holdout=holdout)
+    # the question's reading that word similarity misses: voice, the answer's type (reasoning.reading)
+    from reasoning.reading import asked_type, direction_penalty, keep_typed, retype
+
+    asked = asked_type(question)
+    ranked = retype(index, topic, direction_penalty(index, question, ranked), asked)
     examples_used = any(ps.votes > 0 for ps in ranked)
     chosen: dict = {}
     by_base = sorted(ranked, key=lambda ps: (-ps.base, len(ps.path)))
@@ -195,7 +210,7 @@ def gather(kg, question, *, gnn=None, holdout: str | None = None) -> Evidence:
             chosen.setdefault(p, (lookup[p], base_rank[p]))
     candidates = []
     for path, (ps, rank) in chosen.items():
-        answers = _reach(index, topic, path)
+        answers = set(keep_typed(index, sorted(_reach_both_ways(index, topic, path), key=str), asked))
         if not answers:
             continue
         cand = Candidate(path, answers, ps, base_rank[path])
@@ -581,10 +596,9 @@ def rank_answers(kg, question, *, k: int = 10, ranker: Ranker | None = None, gnn
     topic_term = _term_of(topic_node)
     best = ev.candidates[int(order[0])]
     if question.kind == "count":
-        sparql = compile_path(best.path, topic_term, inferred=inferred, count=True)
-        rows = list(kg.query(sparql))
-        n = int(rows[0]["n"].toPython()) if rows and rows[0]["n"] is not None else 0
-        result.sparql = sparql
+        # distinct answers of the best path (of the asked type, symmetric relations both ways)
+        n = len(best.answers)
+        result.sparql = compile_path(best.path, topic_term, inferred=inferred, count=True)
         evidence = []
         for node in sorted(best.answers, key=str)[:10]:
             evidence += explain(kg, index, best.path, topic_node, node, inferred=inferred)

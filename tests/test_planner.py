@@ -120,3 +120,86 @@ def test_the_nearest_learned_wordings_vote(tmp_path):
     use_examples(graph_index(kg), bank)
     assert ask(kg, "zorp blick [Cold Lantern]").top == "Mina Kolb"  # a wording only the examples explain
     assert ask(kg, "zorp blick [Dust Orchard]").top == "Tove Lind"
+
+
+# ------------------------------------------------------------------ reading: answer types, direction, symmetry
+@pytest.fixture(scope="module")
+def people():
+    """tests/data/qa_people.ttl: typed people, cities and countries, a symmetric spouse relation."""
+    from pathlib import Path
+
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(Path(__file__).parent / "data" / "qa_people.ttl", "turtle")
+    yield kg
+    kg.close()
+
+
+def _node(index, label):
+    return next(n for n in index.labels if index.label(n) == label)
+
+
+def test_a_wrong_typed_path_hands_its_score_to_its_extension_to_the_right_type(people):
+    from reasoning.planner import PathScore
+    from reasoning.question import parse_question
+    from reasoning.reading import asked_type, retype
+
+    index = graph_index(people)
+    question = parse_question(people, "In which country was [Ann Lee] born?", use_parser=False)
+    born, located = Step(REL + "born_in", True), Step(REL + "located_in", True)
+    employer = Step(REL + "employer", True)
+    ranked = [PathScore((born,), 1.2, "", base=1.2), PathScore((employer,), 0.9, "", base=0.9),
+              PathScore((born, located), 0.8, "", base=0.8)]
+    out = retype(index, question.topic.node, ranked, asked_type(question))
+    # born in -> Lyon is a city: one hop further, located in -> France is the country asked for
+    assert out[0].path == (born, located) and out[0].score == pytest.approx(1.1)
+    assert [ps.path for ps in out[1:]] == [(born,), (employer,)]  # both lost TYPE_PENALTY
+    assert out[1].score == pytest.approx(0.9) and out[2].score == pytest.approx(0.6)
+
+
+def test_symmetric_relations_are_followed_both_ways(people):
+    from reasoning.reading import symmetric_relations, symmetric_variants
+
+    index = graph_index(people)
+    assert symmetric_relations(index) == {REL + "spouse"}  # declared owl:SymmetricProperty
+    spouse = Step(REL + "spouse", True)
+    assert symmetric_variants(index, (spouse,)) == [(spouse,), (Step(REL + "spouse", False),)]
+    born = (Step(REL + "born_in", True),)
+    assert symmetric_variants(index, born) == [born]
+
+
+def test_a_relation_stated_both_ways_is_read_as_symmetric(tmp_path):
+    from reasoning.reading import symmetric_relations
+
+    kb = tmp_path / "pairs.txt"
+    kb.write_text("A|partner|B\nB|partner|A\nC|partner|D\nD|partner|C\n"
+                  "A|likes|B\nC|likes|D\nD|likes|C\nE|likes|A\nB|likes|E\n", encoding="utf-8")
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(kb, "pipe")
+    assert symmetric_relations(graph_index(kg)) == {REL + "partner"}  # likes: one pair in five facts
+
+
+def test_the_answer_also_reached_by_another_relation_comes_last(people):
+    from reasoning.reading import also_reached_otherwise
+
+    index = graph_index(people)
+    carl = _node(index, "Carl Hale")
+    died = (Step(REL + "date_of_death", True),)
+    dates = {index.label(n): n for p, n in index.out[carl] if p == REL + "date_of_death"}
+    assert also_reached_otherwise(index, carl, died, dates["1901-05-04"])  # also his date of birth
+    assert not also_reached_otherwise(index, carl, died, dates["1970"])
+
+
+@pytest.mark.slow
+def test_ask_reads_types_directions_and_symmetric_relations(people):
+    from reasoning import ask
+
+    assert ask(people, "In which country was Ann Lee born?").top == "France"  # born in -> located in
+    assert ask(people, "In which city was Ann Lee born?").top == "Lyon"
+    assert ask(people, "Which year was Ann Lee born?").top == "1950-03-02"  # as the graph holds it
+    assert ask(people, "When did Carl Hale die?").top == "1970"
+    assert sorted(ask(people, "Who received the Gold Quill?").labels()) == ["Ann Lee", "Bob Stone"]  # not the lab
+    assert ask(people, "How many people received the Gold Quill?").top == "2"
+    assert sorted(ask(people, "Who is the spouse of Bob Stone?").labels()) == ["Ann Lee", "Cara Wynn"]
+    assert ask(people, "How many spouses does Bob Stone have?").top == "2"
+    assert ask(people, "Who was influenced by Bob Stone?").top == "Dana Wolf"
+    assert ask(people, "Who influenced Bob Stone?").top == "Carl Hale"

@@ -63,3 +63,52 @@ def test_spacy_parse_path(films):
 
 def test_normalise():
     assert normalise("  The   Salt Road? ") == "the salt road"
+
+
+# ------------------------------------------------------------------ the answer type a question asks for
+@pytest.fixture(scope="module")
+def people():
+    """tests/data/qa_people.ttl: typed people, cities and countries, a symmetric spouse relation."""
+    from pathlib import Path
+
+    from kg import KnowledgeGraph
+
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(Path(__file__).parent / "data" / "qa_people.ttl", "turtle")
+    yield kg
+    kg.close()
+
+
+def _asked(kg, text):
+    from reasoning.reading import asked_type
+
+    return asked_type(parse_question(kg, text, use_parser=False))
+
+
+def test_type_words_resolve_to_the_graphs_own_types(people):
+    country = _asked(people, "In which country was [Ann Lee] born?")
+    assert (country.kind, country.strict) == ("class", True) and any(i.endswith("Country") for i in country.iris)
+    assert _asked(people, "Which year was [Ann Lee] born?").kind == "date"
+    assert _asked(people, "When did [Carl Hale] die?").kind == "date"
+    award = _asked(people, "Which award did [Ann Lee] receive?")  # a class of that name wins over a range
+    assert award.kind == "class"
+    spouses = _asked(people, "How many spouses does [Bob Stone] have?")  # no such class: the relation's range
+    assert spouses.kind == "range" and spouses.iris == {"https://kgqa.dev/relation/spouse"}
+    who = _asked(people, "Who received [Gold Quill]?")
+    assert who.kind == "class" and not who.strict  # from the wh-word: sorts answers, never paths
+    assert _asked(people, "What is the spouse of [Bob Stone]?") is None
+
+
+def test_a_type_word_the_graph_has_no_type_for_constrains_nothing(films):
+    assert _asked(films, "Which language is [Night Harbour] in?") is None  # untyped graph, no such relation
+    assert _asked(films, "who directed [Night Harbour]") is None
+
+
+def test_a_range_type_knows_its_nodes(people):
+    from reasoning.reading import keep_typed
+
+    spouses = _asked(people, "How many spouses does [Bob Stone] have?")
+    index = graph_index(people)
+    nodes = [n for n in index.labels if index.label(n) in ("Ann Lee", "Cara Wynn", "Lyon")]
+    # spouse is declared symmetric: a subject of it (Ann Lee) is a spouse as much as an object
+    assert sorted(index.label(n) for n in keep_typed(index, nodes, spouses)) == ["Ann Lee", "Cara Wynn"]

@@ -168,3 +168,20 @@ def test_gnn_paths_are_candidates_and_say_so(store, monkeypatch):
     assert by_path[two_hop].answers and all(not c.gnn for p, c in by_path.items() if p != two_hop)
     x = ranking.features(ev, parsed)
     assert x.shape == (len(ev.candidates), len(FEATURES)) and np.isfinite(x).all()
+
+
+def test_candidates_keep_the_answers_of_the_asked_type_and_symmetric_relations_both_ways():
+    from reasoning.question import parse_question
+
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(DATA / "qa_people.ttl", "turtle")
+    index_label = parse_question(kg, "x [Ann Lee]", use_parser=False).index.label
+    parsed = parse_question(kg, "How many people received [Gold Quill]?", use_parser=False)
+    by_path = {c.path: c for c in gather(kg, parsed).candidates}
+    received = by_path[(Step(REL + "award_received", False),)]
+    assert sorted(index_label(n) for n in received.answers) == ["Ann Lee", "Bob Stone"]  # not Altura Labs
+    parsed = parse_question(kg, "Who is the spouse of [Bob Stone]?", use_parser=False)
+    by_path = {c.path: c for c in gather(kg, parsed).candidates}
+    spouse = by_path[(Step(REL + "spouse", True),)]
+    assert sorted(index_label(n) for n in spouse.answers) == ["Ann Lee", "Cara Wynn"]  # Ann Lee spouse Bob Stone
+    kg.close()

@@ -74,6 +74,31 @@ def _source_parts(source: Any) -> tuple[str | None, str | None]:
     return _get(source, "document"), (" ".join(str(sentence).split()) or None) if sentence is not None else None
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+_ISO_DATE = re.compile(r"^(-?\d{3,4})-(\d{2})(?:-(\d{2}))?(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?$")
+
+
+def date_words(label: Any) -> str:
+    """An answer that is a date the graph holds as ``YYYY-MM-DD`` (or ``YYYY-MM``) in words; anything
+    else as it is. The graph's value stays the answer (``kgqa ask --json``); the chat reads it out.
+
+    >>> date_words("1815-12-10"), date_words("1815-12"), date_words("1815"), date_words("2001-13-01")
+    ('10 December 1815', 'December 1815', '1815', '2001-13-01')
+    >>> from reasoning.answers import Answer, AnswerSet
+    >>> answer_markdown(AnswerSet("When was Ada Lovelace born?", [Answer("1815-12-10", None, 0.9)])).splitlines()[0]
+    '### 10 December 1815'
+    """
+    text = str(label)
+    found = _ISO_DATE.match(text.strip())
+    if not found:
+        return text
+    year, month, day = found.group(1), int(found.group(2)), found.group(3)
+    if not 1 <= month <= 12 or (day is not None and not 1 <= int(day) <= 31):
+        return text
+    return f"{int(day)} {_MONTHS[month - 1]} {year}" if day is not None else f"{_MONTHS[month - 1]} {year}"
+
+
 # ---------------------------------------------------------------------- chat answers
 
 EMPTY_STORE_MARKDOWN = (
@@ -165,7 +190,7 @@ def answer_markdown(answer_set: Any, *, max_answers: int = 5,
     lines: list[str] = []
     shown = answers[:max_answers]
     for i, answer in enumerate(shown):
-        label = md_escape(_get(answer, "label", "?"))
+        label = md_escape(date_words(_get(answer, "label", "?")))
         steps = list(_get(answer, "evidence", []) or [])
         conf = _confidence_line(answer, steps, fact_confidence)
         extra = " · predicted link" if _get(answer, "predicted") else ""
@@ -182,7 +207,7 @@ def answer_markdown(answer_set: Any, *, max_answers: int = 5,
                 lines.append(f"- {step_markdown(step, number, fact_confidence.get(step_key(step)))}")
         lines.append("")
     if len(answers) > len(shown):
-        rest = ", ".join(md_escape(_get(a, "label", "?")) for a in answers[len(shown):len(shown) + 10])
+        rest = ", ".join(md_escape(date_words(_get(a, "label", "?"))) for a in answers[len(shown):len(shown) + 10])
         lines.append(f"*{len(answers) - len(shown)} more:* {rest}\n")
     if citations:
         lines.append("**Sources**")
@@ -213,7 +238,7 @@ def answer_text(answer_set: Any, *, max_answers: int = 5) -> str:
     answers = list(_get(answer_set, "answers", []) or [])[:max_answers]
     if not answers:
         return "(no answer)"
-    return "; ".join(f"{_get(a, 'label')} ({confidence_text(_get(a, 'score'))})" for a in answers)
+    return "; ".join(f"{date_words(_get(a, 'label'))} ({confidence_text(_get(a, 'score'))})" for a in answers)
 
 
 # ---------------------------------------------------------------------- graph drawing data

@@ -1,0 +1,428 @@
+"""Reading a question beyond its words' closeness to a relation: the answer type it asks for, the
+direction it asks a relation in, symmetric relations, and which of a path's answers to trust first.
+
+* **Answer types.** "which country", "what year", "how many people", "who" and "when" name the type of
+  the answer. The word is resolved against the graph itself (:func:`asked_type`): a year or a date
+  reads as literals that look like dates (``xsd:date``, ``xsd:gYear``, ``1815``, ``1815-12-10``); a
+  class of the graph whose label is the word (``people`` -> ``Person``) or is close to it in MiniLM
+  space (``company`` -> ``Organization``); a relation whose label's head noun is the word (``country``
+  -> the objects of ``country``, ``award`` -> the objects of ``award received``: the relation's
+  observed range). A word the graph has no type for constrains nothing.
+  :func:`retype` moves the planner's paths whose answers have the wrong type down, and lets the
+  extensions of a wrong-typed path by one hop to the right type inherit its score: "In which country
+  was X born?" reads place of birth -> country. :func:`keep_typed` drops the answers of a path that
+  have the wrong type when others have the right one ("who received the award" lists people, not the
+  university the extraction also tied to it).
+* **Direction.** The question's voice says who did what: of a relation labelled ``V by`` the agent
+  is the object, of a relation labelled with a verb the subject, so ``who was influenced by X`` reads
+  ``influenced by`` backwards from X and ``influence`` forwards, ``who influenced X`` the other way
+  round (:func:`asked_direction`, :func:`direction_penalty`).
+* **Symmetric relations** (declared ``owl:SymmetricProperty``, or nearly all of whose facts are stated
+  both ways in the graph) are read both ways: ``Y spouse X`` answers "who is X's spouse" as well as
+  ``X spouse Y`` (:func:`symmetric_variants`).
+* **Order.** Among equally supported answers, those the topic also reaches by another relation come
+  last (:func:`also_reached_otherwise`): a date the extraction gave both as a birth and as a death date
+  is the weaker answer to "when did X die".
+
+>>> from kg import KnowledgeGraph
+>>> from reasoning.question import parse_question
+>>> kg = KnowledgeGraph.open("memory")
+>>> _ = kg.import_file("tests/data/qa_films.txt", "pipe")
+>>> asked_type(parse_question(kg, "which year was [Night Harbour] released", use_parser=False)).kind
+'date'
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+
+from kg.namespaces import OWL, XSD
+
+#: words naming a date or a year as the answer's type
+DATE_WORDS = {"year", "years", "date", "dates", "day", "days", "month", "months", "decade", "century", "when"}
+#: a class this close (MiniLM cosine) to the type word, and this much closer than any other class, is its type
+CLASS_SIMILARITY = 0.5
+CLASS_MARGIN = 0.1
+#: score taken from a path whose answers have the wrong type (when some candidate path has the right one)
+TYPE_PENALTY = 0.3
+#: what a one-hop extension to the right type costs against the wrong-typed path it extends
+EXTEND_COST = 0.1
+#: paths (best first) whose answers' types are looked at
+TYPED_TOP = 40
+#: score taken from a path that reads "... by X" the wrong way round
+DIRECTION_PENALTY = 0.2
+#: score taken from a path that goes there and back over the relation a constraint already ties the answer by
+REDUNDANT_PENALTY = 0.2
+#: share of a relation's facts stated both ways that makes it symmetric (with at least SYMMETRIC_PAIRS pairs)
+SYMMETRIC_SHARE = 0.8
+SYMMETRIC_PAIRS = 2
+
+_DATE_TYPES = {str(XSD.date), str(XSD.gYear), str(XSD.gYearMonth), str(XSD.dateTime)}
+_DATE_TEXT = re.compile(r"^-?\d{3,4}(-\d{2}(-\d{2})?)?$")
+#: words after "which"/"what" that are not a type ("what is", "which of", "what else")
+_NOT_TYPE = {"is", "are", "was", "were", "be", "been", "did", "does", "do", "has", "have", "had", "can", "could",
+             "will", "would", "should", "of", "else", "kind", "kinds", "sort", "sorts", "type", "types", "other",
+             "the", "a", "an", "one", "ones", "to", "in", "on", "at", "by", "for", "from", "with", "about", "s"}
+_PREPOSITIONS = {"in", "on", "at", "of", "from", "to", "for", "with", "about", "into", "by", "as"}
+
+
+@dataclass(frozen=True)
+class AnswerType:
+    """The type a question asks its answer to have.
+
+    ``kind`` is ``date`` (literals that read as dates), ``class`` (nodes typed with one of ``iris``) or
+    ``range`` (nodes that are the object of one of the relations ``iris``). ``strict`` types were named
+    by a word of the question ("which country"); the others come from the wh-word alone ("who" asks for
+    a person) and only sort out a path's answers, never the path.
+    """
+
+    word: str
+    kind: str
+    iris: frozenset = frozenset()
+    strict: bool = True
+
+    def matches(self, index, node) -> bool | None:
+        """Whether ``node`` has this type; None when the graph cannot tell (an entity with no type)."""
+        if self.kind == "date":
+            return is_date(index, node)
+        if self.kind == "class":
+            if isinstance(node, ox.Literal):
+                return False
+            types = index.types.get(node)
+            return bool(types & self.iris) if types else None
+        return node in _range_nodes(index, self.iris)
+
+
+def is_date(index, node) -> bool:
+    """Whether ``node`` is a literal that reads as a year or a date."""
+    if not isinstance(node, ox.Literal):
+        return False
+    if node.datatype is not None and node.datatype.value in _DATE_TYPES:
+        return True
+    return bool(_DATE_TEXT.match(node.value.strip()))
+
+
+def _range_nodes(index, relations: frozenset) -> set:
+    cache = index.caches.setdefault("range_nodes", {})
+    found = cache.get(relations)
+    if found is None:
+        both = relations & symmetric_relations(index)  # a spouse's spouse is a spouse too
+        found = {o for s, edges in index.out.items() for p, o in edges if p in relations}
+        found |= {s for s, edges in index.out.items() for p, _ in edges if p in both}
+        cache[relations] = found
+    return found
+
+
+# ------------------------------------------------------------------------------------ the asked type
+def type_word(question) -> tuple[str, bool] | None:
+    """The word that names the answer's type and whether the question named it (``strict``), or None.
+
+    >>> from reasoning.question import Question
+    >>> type_word(Question("In which country was X born?", "In which country was X born?"))
+    ('country', True)
+    >>> type_word(Question("Who founded X?", "Who founded X?", wh="who"))
+    ('person', False)
+    """
+    lower = question.clean.casefold()
+    spans = [(m.start, m.end) for m in question.mentions if m.nodes]
+    pattern = (r"^(?:how many|how much|number of|count)\s+(?:of\s+)?(?:the\s+)?([a-z]+)" if question.kind == "count"
+               else r"\b(?:which|what)\s+([a-z]+)")
+    for match in re.finditer(pattern, lower):
+        word = match.group(1)
+        if word in _NOT_TYPE or any(a <= match.start(1) < b for a, b in spans):
+            continue
+        return word, True
+    if question.kind == "count":
+        return None
+    if question.wh == "when":
+        return "date", True
+    if question.wh in ("who", "whom"):
+        return "person", False
+    return None
+
+
+def asked_type(question) -> AnswerType | None:
+    """The :class:`AnswerType` the question asks for, resolved against its graph; None when it names
+    none the graph has (see the module docstring for the order: dates, classes, relation ranges)."""
+    found = type_word(question)
+    index = question.index
+    if found is None or index is None:
+        return None
+    word, strict = found
+    lemma = _lemma_of(question, word)
+    if word in DATE_WORDS or lemma in DATE_WORDS:
+        return AnswerType(lemma, "date", strict=strict)
+    forms = {word, lemma, _singular(word)}
+    classes = _class_by_label(index, forms)
+    if classes:
+        return AnswerType(lemma, "class", frozenset(classes), strict)
+    relations = frozenset(p for p, head in _relation_heads(index).items() if head in forms)
+    if relations:
+        return AnswerType(lemma, "range", relations, strict)
+    near = _class_by_similarity(index, lemma)
+    if near:
+        return AnswerType(lemma, "class", frozenset({near}), strict)
+    return None
+
+
+def _lemma_of(question, word: str) -> str:
+    lemma = next((lemma for text, lemma in question.words if text == word), None)
+    if lemma is None:
+        from reasoning.planner import _lemma
+
+        lemma = _lemma(word)
+    return "person" if lemma == "people" else lemma  # English's one plural that no lemmatizer maps
+
+
+def _singular(word: str) -> str:
+    """A regular English plural's singular (``countries`` -> ``country``), for when no lemmatizer ran."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def _class_by_label(index, words: set[str]) -> list[str]:
+    return [iri for iri, label in index.class_labels.items() if label.casefold() in words]
+
+
+def _class_by_similarity(index, word: str) -> str | None:
+    """The class whose label is close to ``word`` in MiniLM space, clearly closer than any other."""
+    if not index.class_labels:
+        return None
+    from reasoning.question import Encoder
+
+    iris = sorted(index.class_labels)
+    cache = index.caches.setdefault("class_vectors", {})
+    if "rows" not in cache:
+        cache["rows"] = Encoder.get().encode([index.class_labels[i].casefold() for i in iris])
+    sims = cache["rows"] @ Encoder.get().encode([word])[0]
+    order = sims.argsort()[::-1]
+    best = float(sims[order[0]])
+    second = float(sims[order[1]]) if len(order) > 1 else -1.0
+    if best >= CLASS_SIMILARITY and best - second >= CLASS_MARGIN:
+        return iris[int(order[0])]
+    return None
+
+
+def _relation_heads(index) -> dict[str, str]:
+    """The head noun of each relation whose label is a noun phrase: ``place of birth`` -> ``place``,
+    ``award received`` -> ``award``, ``country`` -> ``country`` (verbal and prepositional labels have none)."""
+    cached = index.caches.get("relation_heads")
+    if cached is None:
+        cached = {}
+        for iri, info in index.relations.items():
+            words = info.label.lower().split()
+            if not words or words[-1] in _PREPOSITIONS or words[0] in _PREPOSITIONS or \
+                    words[0] in ("has", "have", "had", "is", "was", "contains"):
+                continue
+            if re.search(r"(ed|en)$", words[0]) and len(words) > 1 and words[1] in _PREPOSITIONS:
+                continue  # "located in ...", "born in"
+            if "of" in words:
+                head = words[words.index("of") - 1] if words.index("of") else ""
+            elif len(words) >= 2 and re.search(r"(ed|en)$", words[-1]):
+                head = words[-2]  # "award received"
+            else:
+                head = words[-1]
+            if head:
+                cached[iri] = head
+        index.caches["relation_heads"] = cached
+    return cached
+
+
+# ------------------------------------------------------------------------------------ typed paths
+def path_answers(index, topic, path) -> set:
+    from reasoning.planner import _reach
+
+    return {n for n in _reach(index, topic, path, cap=5000) if n != topic}
+
+
+def path_fit(index, topic, path, asked: AnswerType, *, answers=None) -> float | None:
+    """Share of the path's answers that have the asked type (None: none of them is known either way)."""
+    answers = path_answers(index, topic, path) if answers is None else answers
+    known = [m for m in (asked.matches(index, n) for n in answers) if m is not None]
+    if not known:
+        return None
+    return sum(known) / len(known)
+
+
+def retype(index, topic, ranked: list, asked: AnswerType | None) -> list:
+    """The planner's ranked :class:`~reasoning.planner.PathScore` list with the answer type read in.
+
+    A path whose answers mostly have the wrong type loses :data:`TYPE_PENALTY`; a one-hop extension of
+    it to the right type scores at least the wrong path's score less :data:`EXTEND_COST` (the question
+    asked for that relation, then one hop more to reach its type). Nothing changes when no path among
+    the first :data:`TYPED_TOP` has the right type, or the type came from the wh-word alone.
+    """
+    if asked is None or not asked.strict or not ranked:
+        return ranked
+    fits = {ps.path: path_fit(index, topic, ps.path, asked) for ps in ranked[:TYPED_TOP]}
+    if not any(f is not None and f >= 0.5 for f in fits.values()):
+        return ranked
+    by_path = {ps.path: ps for ps in ranked}
+    new_score = {}
+    for ps in ranked:
+        f = fits.get(ps.path)
+        new_score[ps.path] = ps.score - (TYPE_PENALTY if f is not None and f < 0.5 else 0.0)
+    for ps in ranked[:TYPED_TOP]:
+        f = fits[ps.path]
+        if f is None or f >= 0.5:
+            continue
+        for ext, other in by_path.items():
+            if len(ext) == len(ps.path) + 1 and ext[:-1] == ps.path:
+                g = fits.get(ext)
+                if g is None:
+                    g = fits[ext] = path_fit(index, topic, ext, asked)
+                if g is not None and g >= 0.5:
+                    new_score[ext] = max(new_score[ext], ps.score - EXTEND_COST)
+    return _rescored(ranked, new_score)
+
+
+def _rescored(ranked: list, new_score: dict) -> list:
+    out = []
+    for ps in ranked:
+        delta = new_score[ps.path] - ps.score
+        out.append(dataclasses.replace(ps, score=ps.score + delta, base=ps.base + delta) if delta else ps)
+    out.sort(key=lambda ps: (-ps.score, len(ps.path)))
+    return out
+
+
+def keep_typed(index, nodes: list, asked: AnswerType | None) -> list:
+    """``nodes`` without those of the wrong type, when some have the right one (else all of them)."""
+    if asked is None or not nodes:
+        return nodes
+    marks = [asked.matches(index, n) for n in nodes]
+    if not any(m is True for m in marks):
+        return nodes
+    return [n for n, m in zip(nodes, marks) if m is not False]
+
+
+# ------------------------------------------------------------------------------------ direction
+def asked_direction(label: str, masked: str) -> bool | None:
+    """Whether the question (topic masked as ``X``) asks the relation ``label`` forwards from X (True),
+    backwards (False), or does not say (None).
+
+    Voice decides it, with the label's own verb: of ``V by`` (``influenced by``) the agent is the
+    object, of a verb label (``influence``, ``work with``) the subject.
+
+    >>> asked_direction("influenced by", "who was influenced by X"), asked_direction("influenced by", "who influenced X")
+    (False, True)
+    >>> asked_direction("influence", "who influenced X"), asked_direction("influence", "whom did X influence")
+    (False, True)
+    >>> asked_direction("work with", "who worked with X"), asked_direction("spouse", "who is the spouse of X")
+    (False, None)
+    >>> asked_direction("starred actors", "which films were starred by X")  # a noun phrase: no voice
+    """
+    words = label.lower().split()
+    if not words or not masked:
+        return None
+    from reasoning.paraphrases import base_form
+
+    passive = len(words) >= 2 and words[-1] == "by"
+    verbal = len(words) == 1 or (len(words) == 2 and words[1] in _PREPOSITIONS)  # "influence", "work with"
+    if not (passive or verbal) or words[0] in ("has", "have", "had", "is", "was", "be"):
+        return None  # a noun phrase ("starred actors", "place of birth"): its voice says nothing
+    verb = " ".join(words[:-1]) if passive else words[0]
+    if " " in verb:
+        return None
+    stem = _stem(base_form(verb) if passive else verb)
+    if len(stem) < 3:
+        return None
+    rest = "" if passive else "".join(rf"\s+{re.escape(w)}" for w in words[1:])
+    word = rf"\b{re.escape(stem)}\w*"
+    agent_x = re.search(rf"{word} by X\b", masked) or re.search(rf"\b(?:did|does|do|has|have|had) X {word}", masked)
+    if passive:
+        if agent_x:
+            return False  # "what was directed by X", "what did X direct": X directed it
+        if re.search(rf"{word}\s+(?:the\s+)?X\b", masked):
+            return True  # "who directed X": X was directed by the answer
+        return None
+    if re.search(rf"{word} by X\b", masked) or re.search(rf"\b(?:did|does|do|has|have|had) X {word}{rest}", masked):
+        return True  # "who was influenced by X", "whom did X influence": X did it
+    if re.search(rf"{word}{rest}\s+(?:the\s+)?X\b", masked):
+        return False  # "who influenced X", "who worked with X": the answer did it to X
+    return None
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if word.endswith("e") else word
+
+
+def direction_penalty(index, question, ranked: list) -> list:
+    """The ranked paths whose first hop reads its relation the other way round than the question's
+    voice (:func:`asked_direction`) lose :data:`DIRECTION_PENALTY`."""
+    masked = question.masked or ""
+    if "X" not in masked or not ranked:
+        return ranked
+    wanted: dict = {}
+    new_score = {}
+    for ps in ranked:
+        first = ps.path[0]
+        if first.predicate not in wanted:
+            info = index.relations.get(first.predicate)
+            wanted[first.predicate] = asked_direction(info.label, masked) if info else None
+        want = wanted[first.predicate]
+        wrong = want is not None and first.forward != want
+        new_score[ps.path] = ps.score - (DIRECTION_PENALTY if wrong else 0.0)
+    return _rescored(ranked, new_score)
+
+
+# ------------------------------------------------------------------------------------ constraints
+def constraint_penalty(ranked: list, constraints_of: dict) -> list:
+    """The ranked paths with those that go there and back over a relation one of their constraints ties
+    the answer by moved down: "who was born in X and founded Y" is the people born in X whom Y was
+    founded by, not the co-founders of what people born in X founded (the constraint already says
+    the answer founded Y; the detour through another founder says nothing more)."""
+    if not constraints_of:
+        return ranked
+    new_score = {}
+    for ps in ranked:
+        tied = {step.predicate for step, _ in constraints_of.get(ps.path, ())}
+        detour = any(a.predicate == b.predicate and a.forward != b.forward and a.predicate in tied
+                     for a, b in zip(ps.path, ps.path[1:]))
+        new_score[ps.path] = ps.score - (REDUNDANT_PENALTY if detour else 0.0)
+    return _rescored(ranked, new_score)
+
+
+# ------------------------------------------------------------------------------------ symmetric relations
+def symmetric_relations(index) -> set[str]:
+    """Relations read both ways: declared ``owl:SymmetricProperty``, or stated both ways for nearly all of
+    their facts (at least :data:`SYMMETRIC_PAIRS` pairs)."""
+    cached = index.caches.get("symmetric")
+    if cached is None:
+        declared = str(OWL.SymmetricProperty)
+        cached = {p for p in index.relations if declared in index.types.get(ox.NamedNode(p), ())}
+        facts: dict = {}
+        for s, edges in index.out.items():
+            for p, o in edges:
+                facts.setdefault(p, set()).add((s, o))
+        for p, pairs in facts.items():
+            both = sum(1 for s, o in pairs if (o, s) in pairs and s != o)
+            if both >= SYMMETRIC_PAIRS and both >= SYMMETRIC_SHARE * len(pairs):
+                cached.add(p)
+        index.caches["symmetric"] = cached
+    return cached
+
+
+def symmetric_variants(index, path) -> list[tuple]:
+    """``path`` and the paths with its symmetric hops turned round (at most 8, ``path`` first)."""
+    from reasoning.paraphrases import Step
+
+    symmetric = symmetric_relations(index)
+    variants = [()]
+    for step in path:
+        turns = [step, Step(step.predicate, not step.forward)] if step.predicate in symmetric else [step]
+        variants = [v + (t,) for v in variants for t in turns][:8]
+    return variants
+
+
+# ------------------------------------------------------------------------------------ order
+def also_reached_otherwise(index, topic, path, node) -> bool:
+    """Whether ``topic`` reaches ``node`` in one hop over another relation than the path's first one."""
+    first = path[0].predicate if path else None
+    return any(p != first and n == node for p, n in index.out.get(topic, ())) or \
+        any(p != first and n == node for p, n in index.inn.get(topic, ()))
