@@ -218,3 +218,27 @@ def test_a_store_with_the_old_derivation_nodes_is_rewritten_in_the_new_layout():
         assert (report.added, report.retracted) == (0, 1)  # a q b was there already; x q y no longer follows
         assert check_records(kg) == {"a q b": ["a p b"]}
         assert not bool(kg.query(f"ASK {{ GRAPH {der} {{ {old} ?p ?o }} }}"))
+
+
+def test_records_list_only_what_the_conclusion_does_not_give_and_read_back_every_premise():
+    # two head atoms (which one fired is not stored), a repeated variable, and two names with one slug
+    from dataclasses import replace
+
+    rules = parse_rules("both: p(X, Y) -> q(X, Y), q(Y, X)\nsame: r(X, X) -> self(X, X)\n"
+                        "join: q(X, Y), t(Y, Z) -> s(X, Z)\njoin_x: q(X, Y), u(Y, Z) -> s2(X, Z)\n"
+                        "q(X, Y), t(Y, Z) -> s3(X, Z)")
+    rules[-1] = replace(rules[-1], name="join x")  # slugs like "join_x"
+    with KnowledgeGraph.open("memory") as kg:
+        _doc(kg, "a.txt", ("a", "p", "b"), ("c", "r", "c"), ("a", "t", "z"), ("b", "t", "y"), ("a", "u", "w"))
+        apply_rules(kg, rules)
+        assert check_records(kg) == {"a q b": ["a p b"], "b q a": ["a p b"], "c self c": ["c r c"],
+                                     "a s y": ["a q b", "b t y"], "b s z": ["a t z", "b q a"],
+                                     "b s2 w": ["a u w", "b q a"], "a s3 y": ["a q b", "b t y"],
+                                     "b s3 z": ["a t z", "b q a"]}
+        raw = "\n".join(records.unpack(str(r["t"])) for r in kg.query(
+            f"SELECT ?t WHERE {{ GRAPH {sparql_term(DERIVATION_GRAPH)} {{ ?b <https://kgqa.dev/ns#text> ?t }} }}"))
+        # the join's record gives Y alone: no premise predicate is written out
+        assert "relation/t>" not in raw and "relation/p>" not in raw
+        tree = explain(kg, entity_iri("b"), relation_iri("s3"), entity_iri("z"))
+        assert tree.rule == "join x"
+        assert [_short(" ".join(nt(x) for x in leaf.triple)) for leaf in tree.asserted_leaves()] == ["a p b", "a t z"]

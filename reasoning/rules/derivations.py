@@ -5,10 +5,16 @@
 * ``GRAPH <https://kgqa.dev/graph/derivations>`` holds the derivations as **records**, one line per
   conclusion (one rule firing)::
 
-      S P O <TAB> rule-slug <TAB> S1 P1 O1 <TAB> S2 P2 O2 ...
+      S P O <TAB> rule-slug <TAB> V1 <TAB> V2 ...
 
-  terms in N-Triples syntax (which escapes tabs and newlines, so the separators are unambiguous),
-  premises in the rule's body order. A premise is an asserted fact or another conclusion, whose own
+  terms in N-Triples syntax (which escapes tabs and newlines, so the separators are unambiguous).
+  ``V1 V2 ...`` are the values of the rule's variables that the conclusion does not give (``?c`` of
+  ``rdfs9: (?c rdfs:subClassOf ?d), (?x rdf:type ?c) -> (?x rdf:type ?d)``; for a rule with several
+  head atoms, those not at one place in all of them), in the order the rule's **layout** lists them;
+  the premises are the rule's body atoms with the conclusion's and these values put in
+  (:func:`expand`), in body order. The layout is stored with the rule (``kgqa:premise``, JSON:
+  ``body``, ``head``, ``free``), so a record is about half the text of one listing every premise.
+  A premise is an asserted fact or another conclusion, whose own
   record says how it was derived; a fact is only derived from facts of earlier rounds, so following
   premises always ends at asserted facts. The records are grouped by a hash of their conclusion
   (CRC-32 of ``S P O``) into ``k`` buckets, about :data:`RECORDS_PER_BUCKET` records each, ``k`` a
@@ -16,7 +22,7 @@
   smaller) in base64 (:func:`pack`, :func:`unpack`)::
 
       <https://kgqa.dev/derivations/17> kgqa:text "eJzt..."^^xsd:base64Binary ; kgqa:contentHash "<hash>" .
-      <https://kgqa.dev/rule/rdfs9> rdfs:label "rdfs9" ; rdfs:comment "<the rule>" .
+      <https://kgqa.dev/rule/rdfs9> rdfs:label "rdfs9" ; rdfs:comment "<the rule>" ; kgqa:premise "<layout>" .
       <https://kgqa.dev/graph/derivations> kgqa:contentHash "<fingerprint>" ; kgqa:factCount N .
 
   ``N`` is the number of conclusions and gives ``k`` (:func:`bucket_count`); finding why a fact
@@ -59,13 +65,15 @@ from rdflib import URIRef
 from kg.namespaces import BASE, DERIVATION_GRAPH, INFERRED_GRAPH, KGQA, RDFS, XSD, slug
 from kg.terms import sparql_term, to_rdflib
 from reasoning.rules.engine import Closure, from_nt, nt
+from reasoning.rules.model import Var
 
 RECORDS_NS = BASE + "derivations/"
 RULE_NS = BASE + "rule/"
 #: the run's input key (asserted facts + rules) and its report, written with the header
 INPUT_NODE = RECORDS_NS + "input"
 #: part of the fingerprint: a store written in another layout is rewritten by the next run
-FORMAT = "kgqa-derivation-records/2"
+#: (/3: records list the rule's free variables, not the premises)
+FORMAT = "kgqa-derivation-records/3"
 #: records per bucket, on average (a bucket literal is then some tens of kB)
 RECORDS_PER_BUCKET = 64
 #: changes up to this many lines (conclusions + bucket quads) and bytes of records are written as
@@ -76,6 +84,7 @@ TRANSACTION_BYTES = 4_000_000
 _INF, _DER = f"<{INFERRED_GRAPH}>", f"<{DERIVATION_GRAPH}>"
 _TEXT, _HASH, _COUNT = f"<{KGQA.text}>", f"<{KGQA.contentHash}>", f"<{KGQA.factCount}>"
 _INPUT = f"<{INPUT_NODE}>"
+_LAYOUT = f"<{KGQA.premise}>"
 
 
 def bucket_count(n: int) -> int:
@@ -127,6 +136,115 @@ def conclusion_lines(closure: Closure) -> list[str]:
     return [f"{names[s]} {names[p]} {names[o]}" for s, p, o in closure.derivations]
 
 
+class Layout(NamedTuple):
+    """How a rule's records are written and read back: the rule's body and head atoms (terms in
+    N-Triples syntax, variables as ``?name``) and ``free``, the variables a record lists, in order."""
+
+    body: tuple
+    head: tuple
+    free: tuple
+
+    @classmethod
+    def of(cls, rule) -> "Layout":
+        """The layout of a rule: its body variables that the conclusion does not fix, in body order.
+
+        >>> from reasoning.rules.builtin import RDFS_RULES
+        >>> Layout.of(RDFS_RULES[4]).free  # rdfs9: (?c sco ?d), (?x type ?c) -> (?x type ?d)
+        ('c',)
+        """
+        def terms(atoms):
+            return tuple(tuple("?" + t.name if isinstance(t, Var) else nt(t) for t in a) for a in atoms)
+
+        body, head = terms(rule.body), terms(rule.head)
+        fixed = {head[0][k] for k in range(3) if head[0][k][0] == "?" and all(h[k] == head[0][k] for h in head)}
+        free: list[str] = []
+        for a in body:
+            free.extend(t for t in a if t[0] == "?" and t not in fixed and t not in free)
+        return cls(body, head, tuple(t[1:] for t in free))
+
+    def to_json(self) -> str:
+        return json.dumps({"body": self.body, "head": self.head, "free": self.free})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Layout | None":
+        try:
+            d = json.loads(text)
+            return cls(tuple(map(tuple, d["body"])), tuple(map(tuple, d["head"])), tuple(d["free"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def formatter(self, prefix: str, names: list[str]):
+        """``f(key, premises) -> record line`` for this rule's firings; ``premises`` are the engine's
+        (term ids, in body order), ``names`` its term names, ``prefix`` ``"\t" + rule slug``."""
+        where = []  # (premise, position) of each free variable's first occurrence
+        for v in self.free:
+            where.append(next((i, j) for i, a in enumerate(self.body) for j, t in enumerate(a) if t == "?" + v))
+        if not where:
+            return lambda key, pr: key + prefix
+        pre = prefix + "\t"
+        if len(where) == 1:
+            (i, j), = where
+            return lambda key, pr: key + pre + names[pr[i][j]]
+        if len(where) == 2:
+            (i, j), (m, n) = where
+            return lambda key, pr: key + pre + names[pr[i][j]] + "\t" + names[pr[m][n]]
+        return lambda key, pr: key + pre + "\t".join([names[pr[i][j]] for i, j in where])
+
+    def premises(self, key: str, values: list[str]) -> list[str] | None:
+        """The premises (``"S P O"`` lines, body order, each once) of the record of conclusion ``key``
+        that lists ``values``; None when the record does not fit the layout."""
+        if len(values) != len(self.free):
+            return None
+        conclusion = key.split(" ", 2)
+        bound = dict(zip(("?" + v for v in self.free), values))
+        head = self.head[0]
+        for k in range(3):
+            if head[k][0] == "?" and head[k] not in bound:
+                bound[head[k]] = conclusion[k]
+        try:
+            lines = [" ".join(bound[t] if t[0] == "?" else t for t in a) for a in self.body]
+        except KeyError:
+            return None
+        return list(dict.fromkeys(lines))  # a rule that matched one fact twice lists it once
+
+
+def expand(line: str, layouts: dict) -> str:
+    r"""A stored record as ``S P O <TAB> rule-slug <TAB> S1 P1 O1 <TAB> ...`` (premises in full), given the
+    layouts by rule slug; a record without a layout (an older store) lists its premises already.
+
+    >>> from rdflib import URIRef
+    >>> from reasoning.rules.model import Atom, Rule
+    >>> sco, a = URIRef("http://ex/sco"), URIRef("http://ex/type")
+    >>> c, d, x = Var("c"), Var("d"), Var("x")
+    >>> layout = Layout.of(Rule("r9", (Atom(c, sco, d), Atom(x, a, c)), (Atom(x, a, d),)))
+    >>> layout.free
+    ('c',)
+    >>> expand("<http://ex/x> <http://ex/type> <http://ex/D>\tr9\t<http://ex/C>", {"r9": layout}).split("\t")
+    ['<http://ex/x> <http://ex/type> <http://ex/D>', 'r9', '<http://ex/C> <http://ex/sco> <http://ex/D>', '<http://ex/x> <http://ex/type> <http://ex/C>']
+    """
+    parts = line.split("\t")
+    layout = layouts.get(parts[1]) if len(parts) > 1 else None
+    if layout is None:
+        return line
+    premises = layout.premises(parts[0], parts[2:])
+    return line if premises is None else "\t".join([parts[0], parts[1], *premises])
+
+
+def _slugs(rules) -> list[str]:
+    """One IRI-safe slug per rule, distinct (two rule names can slug alike: "a b", "a_b")."""
+    out: list[str] = []
+    taken: set = set()
+    for r in rules:
+        base = s = slug(r.name)
+        n = 1
+        while s in taken:
+            n += 1
+            s = f"{base}-{n}"
+        taken.add(s)
+        out.append(s)
+    return out
+
+
 class Records:
     """The records of a closure (see the module docstring), ready to write or compare.
 
@@ -136,17 +254,16 @@ class Records:
     def __init__(self, closure: Closure, inferred: list[str] | None = None):
         names = closure.terms.names()
         self.rules = closure.rules
-        self.slugs = [slug(r.name) for r in closure.rules]
+        self.slugs = _slugs(closure.rules)
+        self.layouts = [Layout.of(r) for r in closure.rules]
         #: the conclusions as "S P O" lines, in the order they were found
         self.inferred = inferred if inferred is not None else conclusion_lines(closure)
         self.k = k = bucket_count(len(closure))
         buckets: list[list[str]] = [[] for _ in range(k)]
-        crc, mask, slugs = zlib.crc32, k - 1, self.slugs
+        crc, mask = zlib.crc32, k - 1
+        fmt = [lay.formatter("\t" + s, names) for lay, s in zip(self.layouts, self.slugs)]
         for key, (ri, premises) in zip(self.inferred, closure.derivations.values()):
-            if len(premises) > 1 and len(set(premises)) < len(premises):  # a rule matched one fact twice
-                premises = tuple(dict.fromkeys(premises))
-            parts = "\t".join([f"{names[s]} {names[p]} {names[o]}" for s, p, o in premises])
-            buckets[crc(key.encode()) & mask].append(f"{key}\t{slugs[ri]}\t{parts}")
+            buckets[crc(key.encode()) & mask].append(fmt[ri](key, premises))
         #: bucket index -> records text, and -> (the literal stored: :func:`pack` of it, its hash);
         #: empty buckets left out
         self.bodies: dict[int, str] = {}
@@ -159,8 +276,8 @@ class Records:
                 self.buckets[i] = (blob, _hash(blob))
         h = hashlib.blake2b(digest_size=16)
         h.update(f"{FORMAT} {RECORDS_PER_BUCKET} {k}\n".encode())
-        for r in closure.rules:
-            h.update(str(r).encode())
+        for r, s in zip(closure.rules, self.slugs):
+            h.update(f"{s}\t{r}\n".encode())
         for i, (_, digest) in self.buckets.items():
             h.update(f"{i}:{digest}".encode())
         self.fingerprint = h.hexdigest()
@@ -176,10 +293,11 @@ class Records:
 
     def rule_lines(self) -> list[str]:
         out = []
-        for r, s in zip(self.rules, self.slugs):
+        for r, s, lay in zip(self.rules, self.slugs, self.layouts):
             node = f"<{RULE_NS}{s}>"
             out.append(f"{node} <{RDFS.label}> {_literal(r.name)}")
             out.append(f"{node} <{RDFS.comment}> {_literal(str(r))}")
+            out.append(f"{node} {_LAYOUT} {_literal(lay.to_json())}")
         return out
 
     def header_lines(self, run: "Run | None" = None) -> list[str]:
@@ -237,6 +355,7 @@ class DerivationReader:
         self._k: int | None = None
         self._buckets: dict[int, str] = {}
         self._rules: dict[str, tuple[str, str | None]] = {}
+        self._layouts: dict[str, Layout] | None = None
 
     def _one(self, query: str):
         rows = list(self.kg.query(query))
@@ -250,6 +369,18 @@ class DerivationReader:
             self._k = bucket_count(int(row["n"].toPython())) if row and row["n"] is not None else 0
         return self._k
 
+    @property
+    def layouts(self) -> dict[str, Layout]:
+        """Rule slug -> the layout its records are written in (:class:`Layout`)."""
+        if self._layouts is None:
+            rows = self.kg.query(f"SELECT ?n ?l WHERE {{ GRAPH {_DER} {{ ?n {_LAYOUT} ?l }} }}")
+            self._layouts = {}
+            for r in rows:
+                node, layout = str(r["n"]), Layout.from_json(str(r["l"]))
+                if node.startswith(RULE_NS) and layout is not None:
+                    self._layouts[node[len(RULE_NS):]] = layout
+        return self._layouts
+
     def _bucket(self, i: int) -> str:
         if i not in self._buckets:
             row = self._one(f"SELECT ?t WHERE {{ GRAPH {_DER} {{ <{RECORDS_NS}{i}> {_TEXT} ?t }} }}")
@@ -257,14 +388,15 @@ class DerivationReader:
         return self._buckets[i]
 
     def line(self, key: str) -> str | None:
-        """The record line of the conclusion ``key`` (``"S P O"``), or None."""
+        """The record of the conclusion ``key`` (``"S P O"``) with its premises in full
+        (``S P O <TAB> rule-slug <TAB> S1 P1 O1 <TAB> ...``, see :func:`expand`), or None."""
         if not self.k:
             return None
         text = self._bucket(bucket_of(key, self.k))
         start = text.find("\n" + key + "\t")
         if start < 0:
             return None
-        return text[start + 1:text.index("\n", start + 1)]
+        return expand(text[start + 1:text.index("\n", start + 1)], self.layouts)
 
     def record(self, subject, predicate, obj) -> Derivation | None:
         """The derivation of an inferred fact (rdflib terms), or None when no record holds it."""
@@ -286,20 +418,27 @@ class DerivationReader:
         return self._rules[rule_slug]
 
     def all_lines(self) -> list[str]:
-        """Every record line in the store (for checks and tests; reads all buckets)."""
+        """Every record in the store, premises in full (for checks and tests; reads all buckets)."""
         rows = self.kg.query(f"SELECT ?t WHERE {{ GRAPH {_DER} {{ ?b {_TEXT} ?t }} }}")
-        return [line for r in rows for line in unpack(str(r["t"])).split("\n") if line]
+        layouts = self.layouts
+        return [expand(line, layouts) for r in rows for line in unpack(str(r["t"])).split("\n") if line]
 
 
 # ---------------------------------------------------------------------- writing
-def _graph_lines(kg, graph) -> list[str]:
-    """The triples of one graph as N-Triples lines without the final `` .``."""
+def _graph_text(kg, graph) -> bytes:
+    """The triples of one graph as N-Triples (UTF-8), one ``S P O .`` line each."""
     oxi = getattr(kg.store, "oxigraph", None)
     node = ox.DefaultGraph() if graph is None else ox.NamedNode(str(graph))
     if oxi is not None:
-        data = oxi.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=node).decode("utf-8")
-        return [line[:-2] for line in data.splitlines() if line]
-    return [f"{q.subject} {q.predicate} {q.object}" for q in kg.store.quads(node)]
+        return oxi.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=node)
+    return "".join(f"{q.subject} {q.predicate} {q.object} .\n" for q in kg.store.quads(node)).encode("utf-8")
+
+
+def _graph_lines(kg, graph, text: bytes | None = None) -> list[str]:
+    """The triples of one graph as N-Triples lines without the final `` .`` (from ``text``, its
+    :func:`_graph_text`, when already read)."""
+    data = (_graph_text(kg, graph) if text is None else text).decode("utf-8")
+    return [line[:-2] for line in data.splitlines() if line]
 
 
 class _Stored(NamedTuple):
@@ -425,10 +564,12 @@ def _load(kg, lines_by_graph: list[tuple[str, list[str]]]) -> None:
         kg.store.extend(list(ox.parse(data, format=ox.RdfFormat.N_QUADS)))
 
 
-def write_closure(kg, closure: Closure, run: Run | None = None) -> tuple[int, int]:
+def write_closure(kg, closure: Closure, run: Run | None = None, *, release: bool = False) -> tuple[int, int]:
     """Bring the inferred and derivation graphs to ``closure``; returns (added, retracted) conclusions.
 
     ``run`` (what the closure was computed from) is stored with the header, for :func:`stored_run`.
+    ``release``: the caller is done with the closure, which is freed (:meth:`Closure.release`) once
+    its records are made, while the conclusions are still being written.
     """
     inferred = conclusion_lines(closure)
     old = _stored_state(kg)
@@ -466,6 +607,8 @@ def write_closure(kg, closure: Closure, run: Run | None = None) -> tuple[int, in
     try:
         if rec is None:
             rec = Records(closure, inferred)
+        if release:
+            closure.release()
     finally:
         if writer is not None:
             writer.wait()
@@ -499,5 +642,6 @@ def write_closure(kg, closure: Closure, run: Run | None = None) -> tuple[int, in
     return len(fresh), len(gone)
 
 
-__all__ = ["write_closure", "stored_run", "input_key", "Run", "Records", "DerivationReader", "Derivation", "bucket_count", "bucket_of",
+__all__ = ["write_closure", "stored_run", "input_key", "Run", "Records", "Layout", "expand", "DerivationReader", "Derivation",
+           "bucket_count", "bucket_of",
            "RECORDS_NS", "RULE_NS", "RECORDS_PER_BUCKET"]
