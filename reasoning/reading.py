@@ -21,7 +21,7 @@ direction it asks a relation in, symmetric relations, and which of a path's answ
   both ways in the graph) are read both ways: ``Y spouse X`` answers "who is X's spouse" as well as
   ``X spouse Y`` (:func:`symmetric_variants`).
 * **Order.** Among equally supported answers, those the topic also reaches by another relation come
-  last (:func:`also_reached_otherwise`): a date the extraction gave both as a birth and as a death date
+  last (:func:`reached_otherwise`): a date the extraction gave both as a birth and as a death date
   is the weaker answer to "when did X die".
 
 >>> from kg import KnowledgeGraph
@@ -51,7 +51,7 @@ TYPE_PENALTY = 0.3
 #: what a one-hop extension to the right type costs against the wrong-typed path it extends
 EXTEND_COST = 0.1
 #: paths (best first) whose answers' types are looked at
-TYPED_TOP = 40
+TYPED_TOP = 20
 #: score taken from a path that reads "... by X" the wrong way round
 DIRECTION_PENALTY = 0.2
 #: score taken from a path that goes there and back over the relation a constraint already ties the answer by
@@ -235,10 +235,14 @@ def _relation_heads(index) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------ typed paths
-def path_answers(index, topic, path) -> set:
+#: a path's type is judged on the nodes it reaches with frontiers of at most this many (a sample of a hub's)
+FIT_CAP = 500
+
+
+def path_answers(index, topic, path, *, cap: int = FIT_CAP) -> set:
     from reasoning.planner import _reach
 
-    return {n for n in _reach(index, topic, path, cap=5000) if n != topic}
+    return {n for n in _reach(index, topic, path, cap=cap) if n != topic}
 
 
 def path_fit(index, topic, path, asked: AnswerType, *, answers=None) -> float | None:
@@ -421,8 +425,8 @@ def symmetric_variants(index, path) -> list[tuple]:
 
 
 # ------------------------------------------------------------------------------------ order
-def also_reached_otherwise(index, topic, path, node) -> bool:
-    """Whether ``topic`` reaches ``node`` in one hop over another relation than the path's first one."""
+def reached_otherwise(index, topic, path) -> set:
+    """The nodes ``topic`` reaches in one hop over another relation than ``path``'s first one."""
     first = path[0].predicate if path else None
-    return any(p != first and n == node for p, n in index.out.get(topic, ())) or \
-        any(p != first and n == node for p, n in index.inn.get(topic, ()))
+    return {n for p, n in index.out.get(topic, ()) if p != first} | \
+        {n for p, n in index.inn.get(topic, ()) if p != first}
