@@ -519,17 +519,22 @@ def _there_and_back(a: Step, b: Step) -> bool:
     return a.predicate == b.predicate and a.forward != b.forward
 
 
-def compile_path(path, topic: str, *, inferred: bool, constraints: list[tuple] = (), count: bool = False) -> str:
+def compile_path(path, topic: str, *, inferred: bool, constraints: list[tuple] = (), count: bool = False,
+                 also: tuple = ()) -> str:
     """The SELECT query of a path from ``topic`` (a SPARQL term), answers grouped with their support.
 
     ``constraints`` are ``(Step, term)`` pairs the answer must also satisfy (``films ... that starred Y``).
+    ``also`` are other paths whose answers are answers too (a UNION: a symmetric relation read both ways).
     """
-    body = path_patterns(path, topic, inferred=inferred)
-    for step, term in constraints:
-        s, o = ("?ans", term) if step.forward else (term, "?ans")
-        body.append(_pattern(s, sparql_term(URIRef(step.predicate)), o, None))
-    body.append(f"FILTER(?ans != {topic})")
-    inner = "\n  ".join(body)
+    bodies = []
+    for one in (path, *also):
+        body = path_patterns(one, topic, inferred=inferred)
+        for step, term in constraints:
+            s, o = ("?ans", term) if step.forward else (term, "?ans")
+            body.append(_pattern(s, sparql_term(URIRef(step.predicate)), o, None))
+        body.append(f"FILTER(?ans != {topic})")
+        bodies.append("\n  ".join(body))
+    inner = bodies[0] if len(bodies) == 1 else "{ " + "\n  } UNION {\n  ".join(bodies) + " }"
     if count:
         return f"SELECT (COUNT(DISTINCT ?ans) AS ?n) WHERE {{\n  {inner}\n}}"
     return (f"SELECT ?ans (COUNT(*) AS ?support) WHERE {{\n  {inner}\n}} GROUP BY ?ans "
@@ -655,6 +660,11 @@ class SparqlPlanner:
         if not ranked:
             result.warnings.append(f"{question.topic.text!r} has no facts in the graph")
             return result
+        from reasoning.reading import asked_type, constraint_penalty, direction_penalty, retype
+
+        asked = asked_type(question)  # "which country", "how many people", "when": the answer's type
+        ranked = constraint_penalty(direction_penalty(index, question, ranked), constraints_of)
+        ranked = retype(index, topic_node, ranked, asked)
         if ranked[0].score < self.confident:
             result.warnings.append(f"no confident relation path (best {ranked[0].score:.2f}: "
                                    f"{ranked[0].paraphrase!r})")
@@ -662,37 +672,31 @@ class SparqlPlanner:
             result.low_confidence = True  # read by ``auto`` to try another reasoner
             return result
         inferred = bool(index.inferred)
-        topic_term = _term_of(topic_node)
         for candidate in ranked[: self.tries]:
             if candidate.score < self.confident:
                 break
             constraints = constraints_of.get(candidate.path, [])
-            sparql = compile_path(candidate.path, topic_term, inferred=inferred, constraints=constraints,
-                                  count=question.kind == "count")
-            rows = list(kg.query(sparql))
+            sparql, found, counted = _answer_rows(kg, index, candidate.path, topic_node, inferred=inferred,
+                                                  constraints=constraints, asked=asked)
             if question.kind == "count":
-                n = int(rows[0]["n"].toPython()) if rows and rows[0]["n"] is not None else 0
-                if n == 0:
+                if not found:
                     continue
-                result.sparql = sparql
+                # distinct answers of the asked path (both ways over a symmetric relation, of the asked type)
+                result.sparql = counted
                 evidence = []
                 if self.evidence:
-                    listing = compile_path(candidate.path, topic_term, inferred=inferred, constraints=constraints)
-                    for row in list(kg.query(listing))[:10]:
-                        evidence += explain(kg, index, candidate.path, topic_node, _to_ox(row["ans"]),
-                                            inferred=inferred)
-                result.answers = [Answer(str(n), None, round(candidate.score, 4), evidence)]
+                    for node, _support, path in found[:10]:
+                        evidence += explain(kg, index, path, topic_node, node, inferred=inferred)
+                result.answers = [Answer(str(len(found)), None, round(candidate.score, 4), evidence)]
                 return result
-            if not rows:
+            if not found:
                 continue
             result.sparql = sparql
-            support_total = sum(int(r["support"].toPython()) for r in rows) or 1
-            for row in rows[:k]:
-                node = _to_ox(row["ans"])
-                share = int(row["support"].toPython()) / support_total
-                evidence = explain(kg, index, candidate.path, topic_node, node, inferred=inferred) \
-                    if self.evidence else []
-                iri = str(row["ans"]) if isinstance(row["ans"], URIRef) else None
+            support_total = sum(support for _, support, _ in found) or 1
+            for node, support, path in found[:k]:
+                share = support / support_total
+                evidence = explain(kg, index, path, topic_node, node, inferred=inferred) if self.evidence else []
+                iri = node.value if isinstance(node, ox.NamedNode) else None
                 result.answers.append(Answer(index.label(node), iri, round(candidate.score * (0.9 + 0.1 * share), 4),
                                              evidence))
             return result
@@ -759,6 +763,34 @@ class SparqlPlanner:
                 return result
         result.warnings.append("the graph has no facts that decide this question")
         return result
+
+
+def _answer_rows(kg, index: GraphIndex, path, topic_node, *, inferred: bool, constraints=(), asked=None):
+    """(the SPARQL of ``path``, its answers as ``(node, support, the path that reaches it)`` best first,
+    the SPARQL that counts them).
+
+    A symmetric relation's hops are also followed the other way round (:mod:`reasoning.reading`), answers
+    of the wrong type are left out when others have the asked type, and among equally supported answers
+    those the topic also reaches by another relation come last.
+    """
+    from reasoning.reading import keep_typed, reached_otherwise, symmetric_variants
+
+    variants = symmetric_variants(index, path)
+    sparql = compile_path(path, _term_of(topic_node), inferred=inferred, constraints=constraints,
+                          also=tuple(variants[1:]))
+    support = {_to_ox(row["ans"]): int(row["support"].toPython()) for row in kg.query(sparql)}
+    reached_by = {}
+    for variant in variants[1:]:  # the evidence of an answer follows a variant that reaches it
+        reached_by.update({n: variant for n in _reach(index, topic_node, variant, cap=5000)})
+    nodes = keep_typed(index, list(support), asked)
+    otherwise = reached_otherwise(index, topic_node, path)
+    nodes.sort(key=lambda n: (-support[n], n in otherwise, str(n)))
+    if len(variants) > 1:
+        reached_by.update({n: tuple(path) for n in _reach(index, topic_node, path, cap=5000)})
+    # a count is the COUNT query's when the type left nothing out, else the listing's answers that are left
+    counted = compile_path(path, _term_of(topic_node), inferred=inferred, constraints=constraints, count=True,
+                           also=tuple(variants[1:])) if len(nodes) == len(support) else sparql
+    return sparql, [(n, support[n], reached_by.get(n, tuple(path))) for n in nodes], counted
 
 
 def _reach(index: GraphIndex, start, path, *, cap: int) -> set:
