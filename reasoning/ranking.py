@@ -571,7 +571,7 @@ def rank_answers(kg, question, *, k: int = 10, ranker: Ranker | None = None, gnn
     import pyoxigraph as ox
 
     from reasoning.answers import Answer, AnswerSet
-    from reasoning.planner import _term_of, _to_ox, compile_path, explain
+    from reasoning.path_queries import _term_of, _to_ox, compile_path, explain
 
     if question.kind == "boolean" or question.topic is None or not question.topic.nodes:
         return None

@@ -7,7 +7,8 @@ from kg import KnowledgeGraph
 from kg.terms import sparql_term
 from rdflib import URIRef
 from reasoning.paraphrases import Step, path_paraphrases
-from reasoning.planner import _reach, candidate_paths, compile_path
+from reasoning.path_queries import compile_path
+from reasoning.planner import _reach, candidate_paths
 from reasoning.question import graph_index
 
 REL = "https://kgqa.dev/relation/"
