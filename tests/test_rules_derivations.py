@@ -163,8 +163,11 @@ def test_records_keep_literals_with_tabs_quotes_newlines_and_backslashes():
         assert tree.premises[0].kind == "asserted"
 
 
-@pytest.mark.parametrize("where", ["disk", "mirrored", "remote"])
+@pytest.mark.parametrize("where", ["disk", "disk, two loads at once", "mirrored", "remote"])
 def test_the_bulk_path_writes_what_the_transaction_path_writes(monkeypatch, tmp_path, where, request):
+    if where == "disk, two loads at once":
+        monkeypatch.setattr(records, "BULK_PART_LINES", 5)
+
     def run(store, limit):
         monkeypatch.setattr(records, "TRANSACTION_LINES", limit)
         _doc(store, "a.txt", *[(f"e{i}", "p", f"f{i}") for i in range(30)], ("f1", "r", "z"))
