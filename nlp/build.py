@@ -249,8 +249,34 @@ def _pipeline(settings: PipelineSettings):
         return nlp
 
 
+def keep_freed_memory() -> bool:
+    """Make this process's C allocator (glibc) keep the memory it frees instead of returning it to the OS.
+
+    The document-level model allocates and frees large tensors in every batch. With glibc's defaults
+    they go back to the OS (``munmap``, heap trimming) and the next batch page-faults them in again;
+    on this VM two workers faulting at the same time made those faults dearer (a worker's kernel
+    time 0.3-2 s per 96 documents with two workers, against 0.3 s alone). Kept, a worker faults
+    35-50 % less (bench/docre.md, session 13). A build worker lives for one build, so holding its
+    peak (about 1.1 GB) is cheap; only local worker processes call this, so a long-lived caller
+    (the chat's in-process builds) keeps glibc's defaults. Returns whether the allocator took the
+    settings (False where there is no glibc ``mallopt``).
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, Windows): nothing to tune
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    return all([mallopt(m_trim_threshold, 1 << 30) == 1,  # never trim the heap top
+                mallopt(m_top_pad, 64 << 20) == 1,  # grow the heap in 64 MB steps
+                mallopt(m_mmap_threshold, 32 << 20) == 1])  # blocks up to 32 MB (glibc's maximum) from the heap
+
+
 def _worker_init(settings: PipelineSettings) -> None:
-    """Process-pool initializer: one torch thread per worker process, pipeline loaded once."""
+    """Process-pool initializer: freed memory kept, one torch thread per worker process, pipeline loaded once."""
+    keep_freed_memory()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -310,6 +336,9 @@ class _Inline:
     """Extraction in this process (one worker); torch's thread count is restored when it is done."""
 
     workers = 1
+    # a result is ready when submit returns: written before the next batch is extracted, so the
+    # report's warm-up is loading only (two in flight counted a batch's extraction as warm-up)
+    max_pending = 1
 
     def __init__(self, settings):
         self.settings = settings
@@ -340,6 +369,7 @@ class _LocalPool:
 
     def __init__(self, settings, workers):
         self.settings, self.workers = settings, workers
+        self.max_pending = 2 * workers  # a batch queued behind each running one: no worker waits for the writer
         self._pool = None
 
     def submit(self, batch):
@@ -407,6 +437,7 @@ class _DaskCluster:
             self._own = False
         self.client = client
         self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+        self.max_pending = 2 * self.workers
 
     def submit(self, batch):
         return self.client.submit(extract_batch, batch, self.settings, pure=False)
@@ -475,7 +506,7 @@ def build_corpus(paths: Iterable[str | os.PathLike], *, kg, workers: int | None 
     in_flight: dict[str, CorpusDocument] = {}
     batch_of: dict[Any, list[str]] = {}  # future -> ids of the documents it extracts
     pending: set = set()
-    max_pending = 2 * executor.workers
+    max_pending = executor.max_pending
     first_result = True
 
     def tick():
