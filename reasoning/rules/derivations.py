@@ -35,8 +35,9 @@ graph (a conclusion with another derivation stays, with its new record), new one
 only the buckets whose content hash changed are replaced; which conclusions came and went is read
 from the changed buckets alone. Small changes go in one SPARQL update (one transaction). Large
 ones (first runs, big closures): one update deletes what is stale, the conclusions go to
-Oxigraph's bulk loader in one call (in a thread: it releases the GIL, so the records are built
-meanwhile), then the records and the header in one transaction. The header goes last, so a run
+Oxigraph's bulk loader (in threads, two loads at once past :data:`BULK_PART_LINES`: it releases the
+GIL, so the records are built and the closure freed meanwhile), then the records and the header in
+one transaction. The header goes last, so a run
 that stops half-way leaves none and the next run rewrites both graphs.
 
 >>> from kg import KnowledgeGraph
