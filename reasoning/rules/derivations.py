@@ -176,7 +176,7 @@ class Layout(NamedTuple):
 
     def formatter(self, prefix: str, names: list[str]):
         """``f(key, premises) -> record line`` for this rule's firings; ``premises`` are the engine's
-        (term ids, in body order), ``names`` its term names, ``prefix`` ``"\t" + rule slug``."""
+        (term ids, in body order), ``names`` its term names, ``prefix`` a tab and the rule slug."""
         where = []  # (premise, position) of each free variable's first occurrence
         for v in self.free:
             where.append(next((i, j) for i, a in enumerate(self.body) for j, t in enumerate(a) if t == "?" + v))
