@@ -333,32 +333,32 @@ def _portable(doc_id: str, ext) -> tuple:
 
 # ---------------------------------------------------------------------- executors
 class _Inline:
-    """Extraction in this process (one worker); torch's thread count is restored when it is done."""
+    """Extraction in this process (one worker) on one thread of its own, so the build writes a batch
+    while the next is extracted; torch's thread count is restored when it is done."""
 
     workers = 1
-    # a result is ready when submit returns: written before the next batch is extracted, so the
-    # report's warm-up is loading only (two in flight counted a batch's extraction as warm-up)
-    max_pending = 1
+    # one batch extracted while the previous one is written; the thread takes them in order, so the
+    # first result still arrives after one batch's extraction (the report's warm-up is loading only)
+    max_pending = 2
 
     def __init__(self, settings):
+        from concurrent.futures import ThreadPoolExecutor
+
         self.settings = settings
         torch = sys.modules.get("torch")
         self._saved_threads = torch.get_num_threads() if torch is not None else None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgqa-extract")
 
     def submit(self, batch):
-        from concurrent.futures import Future
-
-        future = Future()
-        try:
-            future.set_result(extract_batch(batch, self.settings))
-        except Exception as err:  # delivered to the caller like a worker's error
-            future.set_exception(err)
-        return future
+        return self._thread.submit(extract_batch, batch, self.settings)
 
     def wait(self, pending):
-        return set(pending), set()
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        return wait(pending, return_when=FIRST_COMPLETED)
 
     def close(self, cancel=False):
+        self._thread.shutdown(wait=not cancel, cancel_futures=cancel)
         torch = sys.modules.get("torch")
         if torch is not None:  # give the calling process its threads back
             torch.set_num_threads(self._saved_threads or min(2, os.cpu_count() or 1))
