@@ -28,6 +28,18 @@ def films():
     kg.close()
 
 
+@pytest.fixture(scope="module")
+def people():
+    """tests/data/qa_people.ttl: typed people, cities and countries, a symmetric spouse relation; one per
+    test module."""
+    from kg import KnowledgeGraph
+
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(DATA / "qa_people.ttl", "turtle")
+    yield kg
+    kg.close()
+
+
 #: encoder name that :func:`patch_tiny_encoder` routes to a seeded 2-layer random BERT
 TINY_ENCODER = "tiny-test-bert"
 

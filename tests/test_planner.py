@@ -124,17 +124,6 @@ def test_the_nearest_learned_wordings_vote(tmp_path):
 
 
 # ------------------------------------------------------------------ reading: answer types, direction, symmetry
-@pytest.fixture(scope="module")
-def people():
-    """tests/data/qa_people.ttl: typed people, cities and countries, a symmetric spouse relation."""
-    from pathlib import Path
-
-    kg = KnowledgeGraph.open("memory")
-    kg.import_file(Path(__file__).parent / "data" / "qa_people.ttl", "turtle")
-    yield kg
-    kg.close()
-
-
 def _node(index, label):
     return next(n for n in index.labels if index.label(n) == label)
 

@@ -66,19 +66,6 @@ def test_normalise():
 
 
 # ------------------------------------------------------------------ the answer type a question asks for
-@pytest.fixture(scope="module")
-def people():
-    """tests/data/qa_people.ttl: typed people, cities and countries, a symmetric spouse relation."""
-    from pathlib import Path
-
-    from kg import KnowledgeGraph
-
-    kg = KnowledgeGraph.open("memory")
-    kg.import_file(Path(__file__).parent / "data" / "qa_people.ttl", "turtle")
-    yield kg
-    kg.close()
-
-
 def _asked(kg, text):
     from reasoning.reading import asked_type
 
