@@ -405,9 +405,12 @@ def _affordable(index: GraphIndex, question: Question, paths: list[tuple[Step, .
     found = iter(cache.lookup(flat))
     need: dict = {}
     for p in todo:
-        n = sum(row is None for _, row in zip(texts_of[p], found))
+        rows = [row for _, row in zip(texts_of[p], found)]
+        n = sum(row is None for row in rows)
         if n:
             need[p] = n
+        elif rows:  # every wording cached: keep the vectors, so scoring does not look them up again
+            embedded[p] = np.stack(rows).astype(np.float32, copy=False)
     total = sum(need.values())
     if total <= budget.left:
         budget.left -= total

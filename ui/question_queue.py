@@ -208,7 +208,7 @@ class QuestionQueue:
                 try:
                     for _ in range(2):  # the second time measures a question whose topic is planned already
                         t = time.monotonic()
-                        self._answer_within_budget(question, "auto", 10)
+                        self._answer_within_budget(question, "auto", 10, self.wording_budget)
                     self._times.append(time.monotonic() - t)
                     self.service_seconds = max(0.01, self._times[-1])
                 except Exception:  # a warm-up question that fails is the store's business, not start-up's
@@ -382,13 +382,13 @@ class QuestionQueue:
                             self._provisional.discard(self._cache.popitem(last=False)[0])
                     self._finish(job, value=value)
 
-    def _answer_within_budget(self, question: str, method: str, k: int, wordings: int | None = -1) -> tuple[Any, bool]:
-        """(answer, provisional): the answer planned with at most ``wordings`` (default
-        :attr:`wording_budget`) new path wordings; provisional when some candidate paths had to be left
-        unscored: it says so, and its cached copy is only served while the service is busy."""
+    def _answer_within_budget(self, question: str, method: str, k: int, wordings: int | None) -> tuple[Any, bool]:
+        """(answer, provisional): the answer planned with at most ``wordings`` new path wordings (None: no
+        bound); provisional when some candidate paths had to be left unscored: it says so, and its cached
+        copy is only served while the service is busy."""
         from reasoning.vector_cache import wording_budget
 
-        with wording_budget(self.wording_budget if wordings == -1 else wordings) as budget:
+        with wording_budget(wordings) as budget:
             value = self._answer(self.kg, question, method, k)
         if budget is None or not budget.skipped:
             return value, False
