@@ -420,12 +420,13 @@ def _affordable(index: GraphIndex, question: Question, paths: list[tuple[Step, .
     left = budget.left - sum(need.get(p, 0) for p in admitted)
     support = word_support(index, question)
     longest = max(len(p) for p in paths)
+    similarity: dict = {}  # of the admitted paths scored so far (a path's own, whatever else is scored)
     for hops in range(2, longest + 1):
         # a path not embedded yet is guessed at: its best-scored prefix's similarity plus the terms that
         # need no vectors (how well the question's words name its relations, its length, dates)
-        similarity = {ps.path: ps.similarity for ps in _score_paths(
-            index, question, [p for p in paths if len(p) < hops and p in admitted], kg=kg,
-            extra_used=extra_used, holdout=holdout)}
+        similarity.update((ps.path, ps.similarity) for ps in _score_paths(
+            index, question, [p for p in paths if len(p) == hops - 1 and p in admitted], kg=kg,
+            extra_used=extra_used, holdout=holdout))
         waiting = [p for p in paths if len(p) == hops and p not in admitted]
         guess = {}
         for p in waiting:
