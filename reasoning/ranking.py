@@ -224,9 +224,23 @@ def gather(kg, question, *, gnn=None, holdout: str | None = None) -> Evidence:
             if cand.gnn >= GNN_MIN_WEIGHT:
                 cand.parts.add("gnn")
         candidates.append(cand)
+    candidates = _of_asked_type(index, topic, candidates, asked)
     best_planner = max((c.planner.base for c in candidates), default=0.0)
     best_example = max((c.planner.example for c in candidates), default=0.0)
     return Evidence(candidates, best_planner, best_example, hop_weights, gnn is not None, examples_used)
+
+
+def _of_asked_type(index, topic, candidates: list, asked) -> list:
+    """The candidates without the paths whose answers all have the wrong type, when the question named the
+    type ("which country", "what year", "what types") and some path's answers have it; else all of them."""
+    if asked is None or not asked.strict or len(candidates) < 2:
+        return candidates
+    from reasoning.reading import path_fit
+
+    fits = [path_fit(index, topic, c.path, asked, answers=c.answers) for c in candidates]
+    if not any(f is not None and f >= 0.5 for f in fits):
+        return candidates
+    return [c for c, f in zip(candidates, fits) if f is None or f >= 0.5]
 
 
 def features(evidence: Evidence, question) -> np.ndarray:

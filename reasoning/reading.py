@@ -147,9 +147,14 @@ def type_word(question) -> tuple[str, bool] | None:
 def asked_type(question) -> AnswerType | None:
     """The :class:`AnswerType` the question asks for, resolved against its graph; None when it names
     none the graph has (see the module docstring for the order: dates, classes, relation ranges)."""
-    found = type_word(question)
     index = question.index
-    if found is None or index is None:
+    if index is None:
+        return None
+    sort = _asked_sort(question)
+    if sort is not None:
+        return sort
+    found = type_word(question)
+    if found is None:
         return None
     word, strict = found
     lemma = _lemma_of(question, word)
@@ -166,6 +171,49 @@ def asked_type(question) -> AnswerType | None:
     if near:
         return AnswerType(lemma, "class", frozenset({near}), strict)
     return None
+
+
+#: English nouns that name a kind of thing ("what types are the films", "what kind of music"): asked for,
+#: they ask for a classification, which a graph holds as a relation whose label's head is such a noun
+SORT_NOUNS = {"type", "kind", "sort", "category", "class", "genre", "variety", "species"}
+_SORT_WORD = re.compile(r"\b(?:which|what)\s+(types?|kinds?|sorts?|categor(?:y|ies)|class(?:es)?)\b")
+
+
+def _asked_sort(question) -> AnswerType | None:
+    """"What type(s)/kind(s)/sort(s) ..." asks for a classification: the range of the graph's relations
+    whose label's head is a sort noun (``has genre``, ``category``); None when the question asks no such
+    thing or the graph holds no such relation."""
+    match = _SORT_WORD.search(question.clean.casefold())
+    if match is None:
+        return None
+    relations = frozenset(sort_relations(question.index))
+    if not relations:
+        return None
+    return AnswerType(_sort_noun(match.group(1)), "range", relations)
+
+
+def _sort_noun(word: str) -> str | None:
+    """``word`` as a :data:`SORT_NOUNS` noun in the singular ("classes" -> "class"), or None."""
+    for singular in (word, _singular(word), word[:-2] if word.endswith("es") else word):
+        if singular in SORT_NOUNS:
+            return singular
+    return None
+
+
+def sort_relations(index) -> set[str]:
+    """Relations whose label's head noun names a kind of thing (:data:`SORT_NOUNS`): ``has genre``,
+    ``genre``, ``product category``."""
+    cached = index.caches.get("sort_relations")
+    if cached is None:
+        cached = set()
+        for iri, info in index.relations.items():
+            words = [w for w in info.label.lower().split() if w not in ("has", "have", "had", "is")]
+            if "of" in words:
+                words = words[:words.index("of")]
+            if words and _sort_noun(words[-1]):
+                cached.add(iri)
+        index.caches["sort_relations"] = cached
+    return cached
 
 
 def _lemma_of(question, word: str) -> str:

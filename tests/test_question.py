@@ -91,6 +91,20 @@ def test_a_type_word_the_graph_has_no_type_for_constrains_nothing(films):
     assert _asked(films, "who directed [Night Harbour]") is None
 
 
+def test_asking_for_a_kind_reads_the_relation_whose_head_is_a_sort_noun(films):
+    from reasoning.reading import sort_relations
+
+    kinds = _asked(films, "what types are the films directed by [Mira Castellano]")
+    assert (kinds.kind, kinds.word, kinds.strict) == ("range", "type", True)
+    assert kinds.iris == {"https://kgqa.dev/relation/has_genre"} == sort_relations(graph_index(films))
+    index = graph_index(films)
+    drama = next(n for n in index.labels if index.label(n) == "Drama")
+    harbour = next(n for n in index.labels if index.label(n) == "Night Harbour")
+    assert kinds.matches(index, drama) and not kinds.matches(index, harbour)
+    assert _asked(films, "what kind of film is [Night Harbour]").kind == "range"
+    assert _asked(films, "what films did [Mira Castellano] direct") is None  # no sort noun asked
+
+
 def test_a_range_type_knows_its_nodes(people):
     from reasoning.reading import keep_typed
 

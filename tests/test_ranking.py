@@ -185,3 +185,17 @@ def test_candidates_keep_the_answers_of_the_asked_type_and_symmetric_relations_b
     spouse = by_path[(Step(REL + "spouse", True),)]
     assert sorted(index_label(n) for n in spouse.answers) == ["Ann Lee", "Cara Wynn"]  # Ann Lee spouse Bob Stone
     kg.close()
+
+
+def test_a_named_answer_type_leaves_out_the_paths_that_reach_only_the_wrong_type(store, monkeypatch):
+    import reasoning.ranking as ranking
+    from reasoning.question import parse_question
+
+    # the GNN's choice stops at the films; the question asks for their kinds (genres)
+    films = (Step(REL + "directed_by", False),)
+    monkeypatch.setattr(ranking, "_gnn_paths", lambda kg, q, c: ({films: 0.95}, np.array([0.95, 0.05, 0.0])))
+    parsed = parse_question(store, "what types are the films directed by [Mira Castellano]", use_parser=False)
+    paths = {c.path for c in gather(store, parsed, gnn=object()).candidates}
+    assert films not in paths and (films[0], Step(REL + "has_genre", True)) in paths
+    parsed = parse_question(store, "what films did [Mira Castellano] direct", use_parser=False)
+    assert films in {c.path for c in gather(store, parsed, gnn=object()).candidates}  # no type asked: kept
