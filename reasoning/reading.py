@@ -7,7 +7,11 @@ direction it asks a relation in, symmetric relations, and which of a path's answ
   class of the graph whose label is the word (``people`` -> ``Person``) or is close to it in MiniLM
   space (``company`` -> ``Organization``); a relation whose label's head noun is the word (``country``
   -> the objects of ``country``, ``award`` -> the objects of ``award received``: the relation's
-  observed range). A word the graph has no type for constrains nothing.
+  observed range). "What type(s) / kind(s) / sort(s)" asks for a classification: the range of the
+  relations whose label's head is itself a sort noun (``has genre``); a question asking for words
+  ("what words describe X", "in a few words") asks for the range of the relations whose objects are
+  nearly all common words, written in lower case (keywords, tags). A word the graph has no type for
+  constrains nothing.
   :func:`retype` moves the planner's paths whose answers have the wrong type down, and lets the
   extensions of a wrong-typed path by one hop to the right type inherit its score: "In which country
   was X born?" reads place of birth -> country. :func:`keep_typed` drops the answers of a path that
@@ -22,7 +26,9 @@ direction it asks a relation in, symmetric relations, and which of a path's answ
   ``X spouse Y`` (:func:`symmetric_variants`).
 * **Order.** Among equally supported answers, those the topic also reaches by another relation come
   last (:func:`reached_otherwise`): a date the extraction gave both as a birth and as a death date
-  is the weaker answer to "when did X die".
+  is the weaker answer to "when did X die". Then the answer the text states most surely comes first
+  (:func:`source_confidence`): of "X country England" (confidence 0.6) and "X country United Kingdom"
+  (0.9) the second, where the order was alphabetical before.
 
 >>> from kg import KnowledgeGraph
 >>> from reasoning.question import parse_question
@@ -39,7 +45,7 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from kg.namespaces import OWL, XSD
+from kg.namespaces import KGQA, OWL, RDF, XSD
 
 #: words naming a date or a year as the answer's type
 DATE_WORDS = {"year", "years", "date", "dates", "day", "days", "month", "months", "decade", "century", "when"}
@@ -153,6 +159,10 @@ def asked_type(question) -> AnswerType | None:
     sort = _asked_sort(question)
     if sort is not None:
         return sort
+    if _asks_for_words(question):
+        relations = frozenset(word_relations(index))
+        if relations:
+            return AnswerType("word", "range", relations)
     found = type_word(question)
     if found is None:
         return None
@@ -177,6 +187,46 @@ def asked_type(question) -> AnswerType | None:
 #: they ask for a classification, which a graph holds as a relation whose label's head is such a noun
 SORT_NOUNS = {"type", "kind", "sort", "category", "class", "genre", "variety", "species"}
 _SORT_WORD = re.compile(r"\b(?:which|what)\s+(types?|kinds?|sorts?|categor(?:y|ies)|class(?:es)?)\b")
+
+
+#: nouns that ask for words themselves ("what words describe X", "describe X in a few words")
+_WORD_NOUN = re.compile(r"\b(?:key)?words?\b")
+
+
+def _asks_for_words(question) -> bool:
+    """Whether the question asks for words (outside the topic's name): answers that are common words,
+    written in lower case, rather than names (see :meth:`AnswerType.matches`)."""
+    lower = question.clean.casefold()
+    spans = [(m.start, m.end) for m in question.mentions if m.nodes]
+    return any(not any(a <= w.start() < b for a, b in spans) for w in _WORD_NOUN.finditer(lower))
+
+
+#: share of a relation's objects whose labels must be common words for it to hold words (keywords, tags)
+WORD_SHARE = 0.8
+
+
+def word_relations(index) -> set[str]:
+    """Relations whose objects are nearly all common words (:func:`is_lexical`), such as keywords."""
+    cached = index.caches.get("word_relations")
+    if cached is None:
+        counts: dict = {}
+        for edges in index.out.values():
+            for p, o in edges:
+                label = o.value if isinstance(o, ox.Literal) else index.label(o)
+                n, words = counts.get(p, (0, 0))
+                counts[p] = (n + 1, words + bool(label and is_lexical(label)))
+        cached = {p for p, (n, words) in counts.items() if n >= 2 and words >= WORD_SHARE * n}
+        index.caches["word_relations"] = cached
+    return cached
+
+
+def is_lexical(label: str) -> bool:
+    """A label that reads as common words, not a name, a number or a date: letters, none upper case.
+
+    >>> is_lexical("martial arts"), is_lexical("Gérard Depardieu"), is_lexical("Comedy"), is_lexical("1998")
+    (True, False, False, False)
+    """
+    return any(c.isalpha() for c in label) and label == label.lower() and not _DATE_TEXT.match(label.strip())
 
 
 def _asked_sort(question) -> AnswerType | None:
@@ -478,3 +528,40 @@ def reached_otherwise(index, topic, path) -> set:
     first = path[0].predicate if path else None
     return {n for p, n in index.out.get(topic, ()) if p != first} | \
         {n for p, n in index.inn.get(topic, ()) if p != first}
+
+
+def source_confidence(kg, topic, paths) -> dict:
+    """For one-hop ``paths`` (a relation, and its other direction when it is symmetric), each answer's
+    surest source: the highest confidence among the statement records (facts read from text) that tie
+    it to ``topic``. Empty for longer paths and for facts without statement records (an imported file),
+    so the order of their answers does not change.
+    """
+    from rdflib import URIRef
+
+    from kg.terms import sparql_term
+    from reasoning.path_queries import _term_of
+
+    if not paths or any(len(path) != 1 for path in paths):
+        return {}
+    subject, predicate, obj, conf = (sparql_term(t) for t in (RDF.subject, RDF.predicate, RDF.object,
+                                                                  KGQA.confidence))
+    bodies = []
+    for (step,) in paths:
+        ends = (f"{subject} {_term_of(topic)} ; {obj} ?ans" if step.forward
+                else f"{obj} {_term_of(topic)} ; {subject} ?ans")
+        bodies.append(f"{{ GRAPH ?g {{ ?st {ends} ; {predicate} {sparql_term(URIRef(step.predicate))} ; {conf} ?c }} }}")
+    sparql = f"SELECT ?ans (MAX(?c) AS ?conf) WHERE {{ {' UNION '.join(bodies)} }} GROUP BY ?ans"
+    out = {}
+    try:
+        for row in kg.query(sparql, all_graphs=True):
+            if row["ans"] is not None and row["conf"] is not None:
+                out[_to_ox(row["ans"])] = float(row["conf"].toPython())
+    except Exception:  # a store that cannot answer this (a remote endpoint's dataset) only loses the order
+        return {}
+    return out
+
+
+def _to_ox(term):
+    from kg.terms import to_ox
+
+    return to_ox(term)

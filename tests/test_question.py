@@ -105,6 +105,24 @@ def test_asking_for_a_kind_reads_the_relation_whose_head_is_a_sort_noun(films):
     assert _asked(films, "what films did [Mira Castellano] direct") is None  # no sort noun asked
 
 
+def test_asking_for_words_reads_the_relations_whose_objects_are_common_words(tmp_path):
+    from kg import KnowledgeGraph
+    from reasoning.reading import word_relations
+
+    kb = tmp_path / "kb.txt"
+    kb.write_text("Night Harbour|has_tags|slow burn\nNight Harbour|has_tags|harbour\nGlass Orchard|has_tags|orchard\n"
+                  "Night Harbour|directed_by|Mira Castellano\nGlass Orchard|directed_by|Mira Castellano\n"
+                  "Night Harbour|has_genre|Drama\nGlass Orchard|has_genre|Mystery\n", encoding="utf-8")
+    kg = KnowledgeGraph.open("memory")
+    kg.import_file(kb, "pipe")
+    assert word_relations(graph_index(kg)) == {"https://kgqa.dev/relation/has_tags"}  # names and Drama are not words
+    for text in ("what words describe [Night Harbour]", "describe [Night Harbour] in a few words"):
+        words = _asked(kg, text)
+        assert (words.kind, words.strict, words.iris) == ("range", True, {"https://kgqa.dev/relation/has_tags"})
+    assert _asked(kg, "who directed [Night Harbour]") is None
+    kg.close()
+
+
 def test_a_range_type_knows_its_nodes(people):
     from reasoning.reading import keep_typed
 
