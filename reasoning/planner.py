@@ -657,13 +657,14 @@ def _answer_rows(kg, index: GraphIndex, path, topic_node, *, inferred: bool, con
     """(the SPARQL of ``path``, its answers as ``(node, support, the path that reaches it)`` best first,
     the SPARQL that counts them).
 
-    A symmetric relation's hops are also followed the other way round (:mod:`reasoning.reading`), answers
-    of the wrong type are left out when others have the asked type, and among equally supported answers
+    A symmetric relation's hops are also followed the other way round, and a relation with an inverse over
+    the inverse (:mod:`reasoning.reading`); answers of the wrong type are left out when others have the
+    asked type; among equally supported answers the one the text states most surely comes first, and
     those the topic also reaches by another relation come last.
     """
-    from reasoning.reading import keep_typed, reached_otherwise, symmetric_variants
+    from reasoning.reading import equivalent_paths, keep_typed, reached_otherwise, source_confidence
 
-    variants = symmetric_variants(index, path)
+    variants = equivalent_paths(index, path)
     sparql = compile_path(path, _term_of(topic_node), inferred=inferred, constraints=constraints,
                           also=tuple(variants[1:]))
     support = {_to_ox(row["ans"]): int(row["support"].toPython()) for row in kg.query(sparql)}
@@ -672,7 +673,8 @@ def _answer_rows(kg, index: GraphIndex, path, topic_node, *, inferred: bool, con
         reached_by.update({n: variant for n in _reach(index, topic_node, variant, cap=5000)})
     nodes = keep_typed(index, list(support), asked)
     otherwise = reached_otherwise(index, topic_node, path)
-    nodes.sort(key=lambda n: (-support[n], n in otherwise, str(n)))
+    surest = source_confidence(kg, topic_node, variants) if len(nodes) > 1 else {}
+    nodes.sort(key=lambda n: (-support[n], -surest.get(n, 0.0), n in otherwise, str(n)))
     if len(variants) > 1:
         reached_by.update({n: tuple(path) for n in _reach(index, topic_node, path, cap=5000)})
     # a count is the COUNT query's when the type left nothing out, else the listing's answers that are left

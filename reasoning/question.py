@@ -85,8 +85,11 @@ def normalise(text: str) -> str:
 
     >>> normalise("  The  Matrix! ")
     'the matrix'
+    >>> normalise("Charles - Édouard") == normalise("Charles-Édouard")  # text tokenized with spaced hyphens
+    True
     """
     text = re.sub(r"\s+", " ", text.casefold()).strip()
+    text = re.sub(r"(?<=\w) - (?=\w)", "-", text)
     return text.strip(" .,;:!?\"'()[]{}")
 
 
@@ -347,8 +350,8 @@ def parse_question(kg, text: str, *, index: GraphIndex | None = None, use_parser
         if kind == "boolean" and linked:
             linked.sort(key=lambda m: m.start)  # "did X direct Y": the subject comes first
         mentions = linked + [m for m in mentions if not m.nodes]
-    masked = _mask(clean, mentions)
-    return Question(text, clean, kind, wh, mentions, masked, index, _content_words(tokens, mentions))
+    masked = _mask(clean, mentions, kind)
+    return Question(text, clean, kind, wh, mentions, masked, index, _content_words(tokens, mentions, kind))
 
 
 def _tokens(clean: str, use_parser: bool) -> list[tuple[int, int, str, bool]]:
@@ -363,9 +366,9 @@ def _tokens(clean: str, use_parser: bool) -> list[tuple[int, int, str, bool]]:
             for m in re.finditer(r"\w+(?:[-'.]\w+)*|[^\w\s]", clean)]
 
 
-def _content_words(tokens, mentions: list[Mention]) -> list[tuple[str, str]]:
+def _content_words(tokens, mentions: list[Mention], kind: str = "entity") -> list[tuple[str, str]]:
     """(word, lemma) of the question's content words outside linked mentions: what relations must match."""
-    spans = [(m.start, m.end) for m in mentions if m.nodes]
+    spans = [(m.start, m.end) for i, m in enumerate(mentions) if m.nodes and _masked(i, m, kind)]
     out = []
     for start, end, text, stop, lemma in tokens:
         if stop or not text.isalpha() or text.casefold() in WH_WORDS:
@@ -427,10 +430,17 @@ def _ngram_mentions(index: GraphIndex, clean: str, tokens, taken, *, max_len: in
     return chosen
 
 
-def _mask(clean: str, mentions: list[Mention]) -> str:
+def _masked(i: int, mention: Mention, kind: str) -> bool:
+    """Whether a mention is read as an entity in the question's wording: the topic, and the others that
+    look like names (every one in a yes/no question); a lowercase word the graph happens to have an
+    entity for ("head", "government" in "who is the head of government of X") stays a word of the question."""
+    return i == 0 or mention.strong or kind == "boolean"
+
+
+def _mask(clean: str, mentions: list[Mention], kind: str = "entity") -> str:
     """The question with the topic replaced by ``X`` and other linked mentions by ``Y``, lowercased."""
-    spans = sorted(((m.start, m.end, "X" if i == 0 else "Y") for i, m in enumerate(mentions) if m.nodes),
-                   reverse=True)
+    spans = sorted(((m.start, m.end, "X" if i == 0 else "Y") for i, m in enumerate(mentions)
+                    if m.nodes and _masked(i, m, kind)), reverse=True)
     pieces, cursor = [], len(clean)
     for start, end, mark in spans:
         pieces.append(clean[end:cursor].lower())

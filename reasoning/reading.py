@@ -24,11 +24,15 @@ direction it asks a relation in, symmetric relations, and which of a path's answ
 * **Symmetric relations** (declared ``owl:SymmetricProperty``, or nearly all of whose facts are stated
   both ways in the graph) are read both ways: ``Y spouse X`` answers "who is X's spouse" as well as
   ``X spouse Y`` (:func:`symmetric_variants`).
+* **Inverse relations** (two relations most of whose facts each states the other's reversed, as text
+  read by one model per direction gives ``participant`` and ``participant in``) are read together:
+  "who participated in X" finds ``X participant Y`` as well as ``Y participant in X``, and an answer
+  both state is better supported (:func:`inverse_relations`, :func:`equivalent_paths`).
 * **Order.** Among equally supported answers, those the topic also reaches by another relation come
   last (:func:`reached_otherwise`): a date the extraction gave both as a birth and as a death date
-  is the weaker answer to "when did X die". Then the answer the text states most surely comes first
-  (:func:`source_confidence`): of "X country England" (confidence 0.6) and "X country United Kingdom"
-  (0.9) the second, where the order was alphabetical before.
+  is the weaker answer to "when did X die". Before that, the answer the text states most surely comes
+  first (:func:`source_confidence`): of "X country England" (confidence 0.6) and "X country United
+  Kingdom" (0.9) the second, where the order was alphabetical before.
 
 >>> from kg import KnowledgeGraph
 >>> from reasoning.question import parse_question
@@ -65,6 +69,11 @@ REDUNDANT_PENALTY = 0.2
 #: share of a relation's facts stated both ways that makes it symmetric (with at least SYMMETRIC_PAIRS pairs)
 SYMMETRIC_SHARE = 0.8
 SYMMETRIC_PAIRS = 2
+#: two relations are inverses when at least this share of EACH one's facts the other states reversed
+#: (and at least INVERSE_PAIRS facts): one-way overlaps ("located in" holds for far more pairs than
+#: "contains" states) and relations that merely co-occur on a pair stay apart
+INVERSE_SHARE = 0.5
+INVERSE_PAIRS = 3
 
 _DATE_TYPES = {str(XSD.date), str(XSD.gYear), str(XSD.gYearMonth), str(XSD.dateTime)}
 _DATE_TEXT = re.compile(r"^-?\d{3,4}(-\d{2}(-\d{2})?)?$")
@@ -522,6 +531,61 @@ def symmetric_variants(index, path) -> list[tuple]:
     return variants
 
 
+def inverse_relations(index) -> dict[str, set[str]]:
+    """Each relation's inverses: the relations that state at least :data:`INVERSE_SHARE` of its facts
+    reversed, and it theirs (at least :data:`INVERSE_PAIRS` of them). A declared ``owl:inverseOf`` counts
+    once the rule engine has stated its conclusions (``kgqa rules``: every fact then holds both ways).
+
+    >>> from kg import KnowledgeGraph
+    >>> from reasoning.question import graph_index
+    >>> kg = KnowledgeGraph.open("memory")
+    >>> _ = kg.import_file("tests/data/qa_films.txt", "pipe")
+    >>> inverse_relations(graph_index(kg))  # a film graph states each relation one way only
+    {}
+    """
+    cached = index.caches.get("inverses")
+    if cached is None:
+        cached = {}
+        size: dict = {}
+        by_pair: dict = {}
+        for s, edges in index.out.items():
+            for p, o in edges:
+                size[p] = size.get(p, 0) + 1
+                by_pair.setdefault((s, o), set()).add(p)
+        shared: dict = {}
+        for (s, o), preds in by_pair.items():
+            for q in by_pair.get((o, s), ()):
+                for p in preds:
+                    if p != q:
+                        shared[(p, q)] = shared.get((p, q), 0) + 1
+        for (p, q), n in shared.items():
+            if p < q and n >= INVERSE_PAIRS and n >= INVERSE_SHARE * size[p] and n >= INVERSE_SHARE * size[q]:
+                cached.setdefault(p, set()).add(q)
+                cached.setdefault(q, set()).add(p)
+        index.caches["inverses"] = cached
+    return cached
+
+
+def equivalent_paths(index, path) -> list[tuple]:
+    """``path`` and the paths that say the same (at most 8, ``path`` first): its symmetric hops turned round
+    (:func:`symmetric_variants`) and its hops over a relation with an inverse read over the inverse the
+    other way round (``X participant ?y`` and ``?y participant in X``)."""
+    from reasoning.paraphrases import Step
+
+    inverses = inverse_relations(index)
+    variants = symmetric_variants(index, path)
+    if not any(step.predicate in inverses for step in path):
+        return variants
+    out = []
+    for variant in variants:
+        grown = [()]
+        for step in variant:
+            turns = [step] + [Step(q, not step.forward) for q in sorted(inverses.get(step.predicate, ()))]
+            grown = [g + (t,) for g in grown for t in turns]
+        out += grown
+    return list(dict.fromkeys(out))[:8]
+
+
 # ------------------------------------------------------------------------------------ order
 def reached_otherwise(index, topic, path) -> set:
     """The nodes ``topic`` reaches in one hop over another relation than ``path``'s first one."""
@@ -531,9 +595,10 @@ def reached_otherwise(index, topic, path) -> set:
 
 
 def source_confidence(kg, topic, paths) -> dict:
-    """For one-hop ``paths`` (a relation, and its other direction when it is symmetric), each answer's
-    surest source: the highest confidence among the statement records (facts read from text) that tie
-    it to ``topic``. Empty for longer paths and for facts without statement records (an imported file),
+    """For one-hop ``paths`` (a relation, and the paths that say the same: :func:`equivalent_paths`), how
+    surely the text states each answer: the noisy-or of the confidences of the statement records (facts
+    read from text) that tie it to ``topic``, as :meth:`kg.KnowledgeGraph.confidence` reads one fact.
+    Empty for longer paths and for facts without statement records (an imported file),
     so the order of their answers does not change.
     """
     from rdflib import URIRef
@@ -550,15 +615,16 @@ def source_confidence(kg, topic, paths) -> dict:
         ends = (f"{subject} {_term_of(topic)} ; {obj} ?ans" if step.forward
                 else f"{obj} {_term_of(topic)} ; {subject} ?ans")
         bodies.append(f"{{ GRAPH ?g {{ ?st {ends} ; {predicate} {sparql_term(URIRef(step.predicate))} ; {conf} ?c }} }}")
-    sparql = f"SELECT ?ans (MAX(?c) AS ?conf) WHERE {{ {' UNION '.join(bodies)} }} GROUP BY ?ans"
-    out = {}
+    sparql = f"SELECT DISTINCT ?ans ?st ?c WHERE {{ {' UNION '.join(bodies)} }}"
+    miss: dict = {}
     try:
         for row in kg.query(sparql, all_graphs=True):
-            if row["ans"] is not None and row["conf"] is not None:
-                out[_to_ox(row["ans"])] = float(row["conf"].toPython())
+            if row["ans"] is not None and row["c"] is not None:
+                node = _to_ox(row["ans"])
+                miss[node] = miss.get(node, 1.0) * (1.0 - float(row["c"].toPython()))
     except Exception:  # a store that cannot answer this (a remote endpoint's dataset) only loses the order
         return {}
-    return out
+    return {node: round(1.0 - m, 6) for node, m in miss.items()}
 
 
 def _to_ox(term):
