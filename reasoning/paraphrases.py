@@ -162,6 +162,25 @@ def base_form(verb: str) -> str:
     return " ".join(words[:-1] + [found])
 
 
+def agent_noun(base: str) -> str:
+    """The doer of a verb in its base form: ``direct`` -> ``director``, ``write`` -> ``writer``.
+
+    >>> agent_noun("direct"), agent_noun("write"), agent_noun("produce"), agent_noun("edit"), agent_noun("paint")
+    ('director', 'writer', 'producer', 'editor', 'painter')
+    """
+    words = base.split()
+    if not words:
+        return base
+    last = words[-1]
+    if re.search(r"(ct|it|ate)$", last):
+        doer = last[:-1] + "or" if last.endswith("ate") else last + "or"
+    elif last.endswith("e"):
+        doer = last + "r"
+    else:
+        doer = last + "er"
+    return " ".join(words[:-1] + [doer])
+
+
 def base_forms(verbs) -> None:
     """Look up the base forms of many participles in one spaCy pass (``base_form`` then finds them).
 

@@ -172,6 +172,9 @@ def asked_type(question) -> AnswerType | None:
         relations = frozenset(word_relations(index))
         if relations:
             return AnswerType("word", "range", relations)
+    role = _asked_role(question)
+    if role is not None:
+        return role
     found = type_word(question)
     if found is None:
         return None
@@ -183,7 +186,8 @@ def asked_type(question) -> AnswerType | None:
     classes = _class_by_label(index, forms)
     if classes:
         return AnswerType(lemma, "class", frozenset(classes), strict)
-    relations = frozenset(p for p, head in _relation_heads(index).items() if head in forms)
+    relations = frozenset(p for p, head in _relation_heads(index).items() if head in forms) or \
+        _named_by_role(index, forms)
     if relations:
         return AnswerType(lemma, "range", relations, strict)
     near = _class_by_similarity(index, lemma)
@@ -272,6 +276,50 @@ def sort_relations(index) -> set[str]:
             if words and _sort_noun(words[-1]):
                 cached.add(iri)
         index.caches["sort_relations"] = cached
+    return cached
+
+
+#: "who is (listed as) the screenwriter of ...": the role the answer plays
+_WHO_ROLE = re.compile(r"\bwho (?:is|was|are|were)(?: (?:listed|credited|named) as)?(?: the| a| an)? ([a-z-]+) (?:of|for)\b")
+
+
+def _asked_role(question) -> AnswerType | None:
+    """"Who is the N of ..." names the answer's role: the range of the relations whose head or agent noun
+    N is (or ends in: a "screenwriter" is a "writer"); None when the graph has no such relation."""
+    match = _WHO_ROLE.search(question.clean.casefold())
+    if match is None:
+        return None
+    word = match.group(1)
+    forms = {word, _singular(word)}
+    index = question.index
+    relations = frozenset(p for p, head in _relation_heads(index).items() if head in forms) or \
+        _named_by_role(index, forms)
+    return AnswerType(word, "range", relations) if relations else None
+
+
+def _named_by_role(index, forms: set[str]) -> frozenset:
+    """Relations whose agent noun (``directed by`` -> director) is one of ``forms`` or the end of one (a
+    compound: "screenwriter" ends in "writer", "co-director" in "director"), or whose head noun ends one."""
+    heads = {**_relation_heads(index), **_agent_nouns(index)}
+
+    def names(head: str) -> bool:
+        return head in forms or (len(head) >= 4 and any(f.endswith(head) and len(f) > len(head) for f in forms))
+
+    return frozenset(p for p, head in heads.items() if names(head))
+
+
+def _agent_nouns(index) -> dict[str, str]:
+    """The doer of each relation labelled as a passive verb: ``directed by`` -> ``director``."""
+    cached = index.caches.get("agent_nouns")
+    if cached is None:
+        from reasoning.paraphrases import agent_noun, base_form
+
+        cached = {}
+        for iri, info in index.relations.items():
+            words = info.label.lower().split()
+            if len(words) == 2 and words[1] == "by" and re.search(r"(ed|en)$", words[0]):
+                cached[iri] = agent_noun(base_form(words[0]))
+        index.caches["agent_nouns"] = cached
     return cached
 
 

@@ -105,6 +105,16 @@ def test_asking_for_a_kind_reads_the_relation_whose_head_is_a_sort_noun(films):
     assert _asked(films, "what films did [Mira Castellano] direct") is None  # no sort noun asked
 
 
+def test_who_is_the_n_of_names_the_answers_role_by_the_relations_agent_noun(films):
+    screenwriter = _asked(films, "who is listed as screenwriter of [Lena Okafor] starred movies")
+    assert (screenwriter.kind, screenwriter.strict) == ("range", True)
+    assert screenwriter.iris == {"https://kgqa.dev/relation/written_by"}  # a screenwriter is a writer
+    assert _asked(films, "who is the director of [Salt Road]").iris == {"https://kgqa.dev/relation/directed_by"}
+    assert _asked(films, "which screenwriters worked with [Mira Castellano]").iris == \
+        {"https://kgqa.dev/relation/written_by"}
+    assert _asked(films, "who is the producer of [Salt Road]") is None  # no relation names that role
+
+
 def test_asking_for_words_reads_the_relations_whose_objects_are_common_words(tmp_path):
     from kg import KnowledgeGraph
     from reasoning.reading import word_relations

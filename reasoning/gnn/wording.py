@@ -30,7 +30,7 @@ import random
 import re
 
 from reasoning.gnn.text import TOPIC
-from reasoning.paraphrases import _PREPOSITIONS, base_form
+from reasoning.paraphrases import _PREPOSITIONS, agent_noun, base_form
 
 #: generic plural nouns for the things a hop passes through (besides category nouns)
 _THINGS = ("things", "ones", "items", "works", "entries")
@@ -63,25 +63,6 @@ def plural(noun: str) -> str:
     else:
         last = last + "s"
     return " ".join(words[:-1] + [last])
-
-
-def agent_noun(base: str) -> str:
-    """The doer of a verb in its base form: ``direct`` -> ``director``, ``write`` -> ``writer``.
-
-    >>> agent_noun("direct"), agent_noun("write"), agent_noun("produce"), agent_noun("edit"), agent_noun("paint")
-    ('director', 'writer', 'producer', 'editor', 'painter')
-    """
-    words = base.split()
-    if not words:
-        return base
-    last = words[-1]
-    if re.search(r"(ct|it|ate)$", last):
-        doer = last[:-1] + "or" if last.endswith("ate") else last + "or"
-    elif last.endswith("e"):
-        doer = last + "r"
-    else:
-        doer = last + "er"
-    return " ".join(words[:-1] + [doer])
 
 
 class Forms:
