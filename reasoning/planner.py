@@ -302,6 +302,9 @@ def _date_like(index: GraphIndex, step: Step) -> bool:
 HOLDOUT_NEAR = 0.9
 #: added to the similarity of a learned example (a user's own wording beats a generated paraphrase)
 EXAMPLE_BONUS = 0.05
+#: a learned example at least this close to the question (cosine of the masked wordings) is a question
+#: worded as this one: then the examples' votes decide; else every example counts as a paraphrase of its path
+EXAMPLE_SAME = 0.97
 
 
 def _example_vectors(kg, index: GraphIndex):
@@ -459,6 +462,7 @@ def _score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, 
     support = word_support(index, question)
     examples = _example_vectors(kg, index)
     learned_best, votes = _example_votes(examples, paths, qvec)
+    worded_as_taught = max(learned_best.values(), default=0.0) >= EXAMPLE_SAME
     out = []
     for p in paths:
         sims = store[p] @ qvec
@@ -482,9 +486,17 @@ def _score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, 
             score -= WHEN_BONUS
         base = score
         if p in votes:
-            # learned wordings are direct evidence of what a wording means: the nearest examples vote,
-            # and their share stands in for the word-support terms (no hop penalty either)
-            ex = learned_best[p] + EXAMPLE_BONUS + SUPPORT_WEIGHT * votes[p]
+            if worded_as_taught:
+                # a taught question is worded as this one: direct evidence of what the wording means. The
+                # nearest examples vote, and their share stands in for the word-support terms and hop penalty
+                ex = learned_best[p] + EXAMPLE_BONUS + SUPPORT_WEIGHT * votes[p]
+            else:
+                # no taught question is worded as this one: an example is one more wording of its path,
+                # weighed as a generated paraphrase is (with the naming terms), so wordings taught for some
+                # kinds of question leave the others as they were ("what year was the film X released" is
+                # close to a taught "what year were the films by the director of X released", but names
+                # no director)
+                ex = score - similarity + learned_best[p] + EXAMPLE_BONUS
             if ex > score:
                 score, wording = ex, "(learned example)"
         out.append(PathScore(p, score, wording, similarity, named, missed, learned_best.get(p, 0.0),

@@ -123,6 +123,26 @@ def test_the_nearest_learned_wordings_vote(tmp_path):
     assert ask(kg, "zorp blick [Dust Orchard]").top == "Tove Lind"
 
 
+def test_wordings_taught_for_one_kind_of_question_leave_the_other_kinds_as_they_were(tmp_path):
+    from reasoning import ask
+    from reasoning.paraphrases import ExampleBank
+    from reasoning.planner import use_examples
+
+    kg = _studio_graph(tmp_path)
+    questions = ["who directed the film [Blue Quay]", "who wrote [Cold Lantern]", "who is the director of [Dust Orchard]"]
+    before = [ask(kg, q).top for q in questions]
+    # taught: one two-hop kind only (the films sharing a director), worded close to "who directed X"
+    same_director = (Step(REL + "directed_by", True), Step(REL + "directed_by", False))
+    bank = ExampleBank()
+    bank.entries = [("which films share a director with X", same_director),
+                    ("what films have the same director as X", same_director),
+                    ("the films whose director also directed X", same_director)]
+    use_examples(graph_index(kg), bank)
+    assert before == ["Otto Fenn", "Mina Kolb", "Ilse Marr"]
+    assert [ask(kg, q).top for q in questions] == before
+    assert ask(kg, "which films share a director with [Blue Quay]").top == "Cold Lantern"  # the taught kind
+
+
 # ------------------------------------------------------------------ reading: answer types, direction, symmetry
 def _node(index, label):
     return next(n for n in index.labels if index.label(n) == label)
