@@ -32,7 +32,7 @@ class Step(NamedTuple):
 
 _PREPOSITIONS = {"in", "on", "at", "of", "from", "to", "for", "with", "about", "into", "under", "near"}
 _AUXILIARIES = r"(?:is|are|was|were|did|does|do|has|have|had)"
-#: "what genre does X have", "what sports team is X member of": the question already says what kind of answer
+#: "what genre does X have", "what language is X in": the question already says what kind of answer
 _NAMES_KIND = re.compile(rf"^what (?!{_AUXILIARIES}\b)[a-z ]+? {_AUXILIARIES} ")
 
 
@@ -66,34 +66,12 @@ def _phrases(label: str) -> tuple[list[str], list[str], list[str], list[str]]:
         fn = [f"what {{x}} is {label}", f"the place {{x}} is {label}"]
         rq = [f"who was {label} {{x}}", f"what is {label} {{x}}"]
         rn = [f"the ones {label} {{x}}", f"the things {label} {{x}}"]
-    elif len(words) >= 3 and low[1] in _PREPOSITIONS - {"of"} and _attributive(low[0]):
-        # "located in the administrative territorial entity", "present in work": a word and its preposition
-        # ("located in"), then what kind of thing the answer is ("place of birth" stays a noun phrase)
-        cut = 2
-        if low[2] in ("or", "and"):  # "located in or next to body of water": both prepositions go with the word
-            cut = next((i + 1 for i in range(3, len(low)) if low[i] in _PREPOSITIONS), len(low))
-        head = " ".join(words[:cut])
-        rest = words[cut:][1:] if cut < len(low) and low[cut] in ("the", "a", "an") else words[cut:]
-        kind = " ".join(rest)
-        fq = [f"what is {{x}} {head}", f"where is {{x}} {head}", f"{{x}} is {head} what"]
-        if kind:
-            fq.insert(1, f"what {kind} is {{x}} {head}")
-        fn = [f"what {{x}} is {head}", f"the {kind or 'place'} {{x}} is {head}"]
-        rq = [f"what is {head} {{x}}", f"which things are {head} {{x}}"]
-        rn = [f"the things {head} {{x}}", f"the ones {head} {{x}}"]
     else:  # a noun phrase: "release year", "starred actors", "capital", "spouse"
         fq = [f"what is the {label} of {{x}}", f"{{x}} {label}", f"what are the {label} of {{x}}"]
         fn = [f"the {label} of {{x}}", f"{{x}}'s {label}"]
         rq = [f"what has {label} {{x}}", f"which things have {{x}} as {label}"]
         rn = [f"the things whose {label} is {{x}}", f"the things with {label} {{x}}"]
     return fq, fn, rq, rn
-
-
-def _attributive(word: str) -> bool:
-    """Whether ``word`` can stand before a preposition as what the subject is: a participle or adjective
-    ("located", "born", "present") or a noun ("member", "participant"), not a finite verb ("applies")."""
-    return word not in ("has", "have", "had", "is", "was", "are", "were") and \
-        not (word.endswith("s") and not word.endswith(("ss", "us", "is")))
 
 
 def step_phrases(step: Step, labels: dict[str, tuple[str, ...]]) -> tuple[list[str], list[str]]:

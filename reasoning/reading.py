@@ -644,8 +644,9 @@ def reached_otherwise(index, topic, path) -> set:
 
 def source_confidence(kg, topic, paths) -> dict:
     """For one-hop ``paths`` (a relation, and the paths that say the same: :func:`equivalent_paths`), how
-    surely the text states each answer: the noisy-or of the confidences of the statement records (facts
-    read from text) that tie it to ``topic``, as :meth:`kg.KnowledgeGraph.confidence` reads one fact.
+    surely the text states each answer: the highest confidence among the statement records (facts read
+    from text) that tie it to ``topic`` (its surest sentence; the noisy-or of all of them, as
+    :meth:`kg.KnowledgeGraph.confidence` reads a fact, favours facts the model cited many sentences for).
     Empty for longer paths and for facts without statement records (an imported file),
     so the order of their answers does not change.
     """
@@ -663,16 +664,15 @@ def source_confidence(kg, topic, paths) -> dict:
         ends = (f"{subject} {_term_of(topic)} ; {obj} ?ans" if step.forward
                 else f"{obj} {_term_of(topic)} ; {subject} ?ans")
         bodies.append(f"{{ GRAPH ?g {{ ?st {ends} ; {predicate} {sparql_term(URIRef(step.predicate))} ; {conf} ?c }} }}")
-    sparql = f"SELECT DISTINCT ?ans ?st ?c WHERE {{ {' UNION '.join(bodies)} }}"
-    miss: dict = {}
+    sparql = f"SELECT ?ans (MAX(?c) AS ?conf) WHERE {{ {' UNION '.join(bodies)} }} GROUP BY ?ans"
+    out = {}
     try:
         for row in kg.query(sparql, all_graphs=True):
-            if row["ans"] is not None and row["c"] is not None:
-                node = _to_ox(row["ans"])
-                miss[node] = miss.get(node, 1.0) * (1.0 - float(row["c"].toPython()))
+            if row["ans"] is not None and row["conf"] is not None:
+                out[_to_ox(row["ans"])] = float(row["conf"].toPython())
     except Exception:  # a store that cannot answer this (a remote endpoint's dataset) only loses the order
         return {}
-    return {node: round(1.0 - m, 6) for node, m in miss.items()}
+    return out
 
 
 def _to_ox(term):
