@@ -492,11 +492,11 @@ def _score_paths(index: GraphIndex, question: Question, paths: list[tuple[Step, 
                 ex = learned_best[p] + EXAMPLE_BONUS + SUPPORT_WEIGHT * votes[p]
             else:
                 # no taught question is worded as this one: an example is one more wording of its path,
-                # weighed as a generated paraphrase is (with the naming terms), so wordings taught for some
+                # weighed as a generated paraphrase is (with the naming terms, no bonus), so wordings taught for some
                 # kinds of question leave the others as they were ("what year was the film X released" is
                 # close to a taught "what year were the films by the director of X released", but names
                 # no director)
-                ex = score - similarity + learned_best[p] + EXAMPLE_BONUS
+                ex = score - similarity + learned_best[p]
             if ex > score:
                 score, wording = ex, "(learned example)"
         out.append(PathScore(p, score, wording, similarity, named, missed, learned_best.get(p, 0.0),
