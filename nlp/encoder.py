@@ -37,11 +37,28 @@ def model_path() -> Path:
 _LOAD_LOCK = threading.Lock()
 
 
+_THREAD = threading.local()
+
+
 def load_encoder():
     """(tokenizer, model) of all-MiniLM-L6-v2, loaded once per process, offline; a lock keeps concurrent first calls (server threads) from
-    racing through transformers' lazy imports."""
+    racing through transformers' lazy imports.
+
+    The model is shared; each thread gets a tokenizer of its own: a fast tokenizer keeps its padding and
+    truncation settings in its Rust backend between calls, so two threads sharing one (a server's idle
+    prefill beside a training or a question) could pad each other's batches wrongly."""
     with _LOAD_LOCK:
-        return _load_model()
+        tokenizer, model = _load_model()
+        own = getattr(_THREAD, "tokenizer", None)
+        if own is None or _THREAD.source is not tokenizer:
+            if threading.current_thread() is threading.main_thread():
+                own = tokenizer
+            else:
+                import copy
+
+                own = copy.deepcopy(tokenizer)
+            _THREAD.tokenizer, _THREAD.source = own, tokenizer
+        return own, model
 
 
 @lru_cache(maxsize=1)

@@ -385,3 +385,25 @@ def test_the_label_index_is_rebuilt_after_a_write_that_keeps_the_fact_count(film
     after = graph_index(films)  # at once, not after the fact-count recheck interval
     assert after is not before and after.lookup("Night Port") and not after.lookup("Night Harbour")
     assert graph_index(films) is after
+
+
+def test_each_thread_tokenizes_with_a_tokenizer_of_its_own():
+    import threading
+
+    from nlp.encoder import load_encoder
+
+    tokenizer, model = load_encoder()
+    seen = {}
+
+    def worker():
+        seen["pair"] = load_encoder()
+        seen["again"] = load_encoder()[0]
+        # a fast tokenizer keeps its padding setting between calls: a shared one would race with the main thread
+        seen["padded"] = seen["pair"][0](["a b c", "a"], padding=True)["input_ids"]
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen["pair"][1] is model and seen["pair"][0] is not tokenizer and seen["again"] is seen["pair"][0]
+    assert len(seen["padded"][0]) == len(seen["padded"][1])
+    assert load_encoder()[0] is tokenizer
