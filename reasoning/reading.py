@@ -202,8 +202,8 @@ SORT_NOUNS = {"type", "kind", "sort", "category", "class", "genre", "variety", "
 _SORT_WORD = re.compile(r"\b(?:which|what)\s+(types?|kinds?|sorts?|categor(?:y|ies)|class(?:es)?)\b")
 
 
-#: nouns that ask for words themselves ("what words describe X", "describe X in a few words")
-_WORD_NOUN = re.compile(r"\b(?:key)?words?\b")
+#: nouns that ask for words themselves ("what words describe X", "describe X in a few words", "what terms")
+_WORD_NOUN = re.compile(r"\b(?:(?:key)?words?|terms)\b")
 
 
 def _asks_for_words(question) -> bool:

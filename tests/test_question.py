@@ -126,7 +126,8 @@ def test_asking_for_words_reads_the_relations_whose_objects_are_common_words(tmp
     kg = KnowledgeGraph.open("memory")
     kg.import_file(kb, "pipe")
     assert word_relations(graph_index(kg)) == {"https://kgqa.dev/relation/has_tags"}  # names and Drama are not words
-    for text in ("what words describe [Night Harbour]", "describe [Night Harbour] in a few words"):
+    for text in ("what words describe [Night Harbour]", "describe [Night Harbour] in a few words",
+                 "what terms are applicable to [Night Harbour]"):
         words = _asked(kg, text)
         assert (words.kind, words.strict, words.iris) == ("range", True, {"https://kgqa.dev/relation/has_tags"})
     assert _asked(kg, "who directed [Night Harbour]") is None
