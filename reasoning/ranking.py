@@ -203,8 +203,8 @@ def gather(kg, question, *, gnn=None, holdout: str | None = None) -> Evidence:
     by_example = sorted((ps for ps in ranked if ps.votes > 0), key=lambda ps: -ps.example)[:EXAMPLE_TOP]
     lookup = {ps.path: ps for ps in ranked}
     if asked is not None and asked.strict and asked.kind == "range":
-        # the question named its answers' relations ("what types", "which words"): their best paths are candidates
-        # the best of each length (a long path often matches more words than the one asked)
+        # the question named its answers' relations ("what types", "which words"): the best path of each
+        # length ending in them is a candidate (a long path often matches more words than the one asked)
         best_of: dict = {}
         for ps in by_base:
             if ps.path and ps.path[-1].forward and ps.path[-1].predicate in asked.iris:

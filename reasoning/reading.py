@@ -186,8 +186,7 @@ def asked_type(question) -> AnswerType | None:
     classes = _class_by_label(index, forms)
     if classes:
         return AnswerType(lemma, "class", frozenset(classes), strict)
-    relations = frozenset(p for p, head in _relation_heads(index).items() if head in forms) or \
-        _named_by_role(index, forms)
+    relations = _relations_naming(index, forms)
     if relations:
         return AnswerType(lemma, "range", relations, strict)
     near = _class_by_similarity(index, lemma)
@@ -291,10 +290,15 @@ def _asked_role(question) -> AnswerType | None:
         return None
     word = match.group(1)
     forms = {word, _singular(word)}
-    index = question.index
-    relations = frozenset(p for p, head in _relation_heads(index).items() if head in forms) or \
-        _named_by_role(index, forms)
+    relations = _relations_naming(question.index, forms)
     return AnswerType(word, "range", relations) if relations else None
+
+
+def _relations_naming(index, forms: set[str]) -> frozenset:
+    """The relations whose label's head noun is one of ``forms``; failing those, the ones named by role
+    (:func:`_named_by_role`)."""
+    return frozenset(p for p, head in _relation_heads(index).items() if head in forms) or \
+        _named_by_role(index, forms)
 
 
 def _named_by_role(index, forms: set[str]) -> frozenset:
